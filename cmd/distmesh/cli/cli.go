@@ -1,0 +1,182 @@
+// Package cli is distmesh's command tree: the subcommands, their flags, and
+// the composition root that wires keys, transport, discovery and jobs into a
+// running node (runNode).
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// errUsage marks errors in how a command was called (exit status 2).
+var errUsage = errors.New("usage")
+
+type command struct {
+	name    string
+	args    string // synopsis of the arguments
+	summary string
+	run     func(ctx context.Context, e *env, args []string) error
+}
+
+// env is what every command gets: where to write, and the home directory.
+type env struct {
+	stdout, stderr io.Writer
+	home           string
+}
+
+func commands() []command {
+	return []command{
+		{"init", "[--name NAME]", "create a new mesh on this machine (the issuer)", runInit},
+		{"join", "[TOKEN] [--listen ADDR] [--client-only]", "enroll with a token, then run this node; without a token, run an enrolled node", runJoin},
+		{"keys", "add|list|revoke|renew|show", "manage the mesh's machines and this node's certificates", runKeys},
+		{"help", "", "show this help", nil},
+	}
+}
+
+// Main runs the command line args (without the program name) and returns the
+// process's exit status.
+func Main(args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e := &env{stdout: os.Stdout, stderr: os.Stderr}
+	err := run(ctx, e, args)
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.Is(err, errUsage):
+		fmt.Fprintf(e.stderr, "distmesh: %v\n", err)
+		return 2
+	default:
+		var ee exitError
+		if errors.As(err, &ee) {
+			return ee.code
+		}
+		fmt.Fprintf(e.stderr, "distmesh: %v\n", err)
+		return 1
+	}
+}
+
+// exitError ends the process with a status and no message (the message, if
+// any, was already printed).
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func run(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(e.stdout)
+		return nil
+	}
+	for _, c := range commands() {
+		if c.name == args[0] && c.run != nil {
+			return c.run(ctx, e, args[1:])
+		}
+	}
+	if strings.HasPrefix(args[0], "-") && args[0] != "--" {
+		return fmt.Errorf("%w: unknown flag %s before a command; run `distmesh help`", errUsage, args[0])
+	}
+	return fmt.Errorf("%w: unknown command %q; run `distmesh help`", errUsage, args[0])
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "distmesh spreads C, C++ and Objective-C compiles over the machines you own.")
+	fmt.Fprintln(w, "\nUsage:\n  distmesh COMMAND [ARGS]\n\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-8s %-42s %s\n", c.name, c.args, c.summary)
+	}
+	fmt.Fprintln(w, "\nEvery command takes --home DIR (or DISTMESH_HOME); the default is", defaultHome()+".")
+}
+
+// defaultHome is /var/lib/distmesh for root, else $XDG_DATA_HOME/distmesh
+// (~/.local/share/distmesh).
+func defaultHome() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/distmesh"
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "distmesh")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "distmesh")
+	}
+	if u, err := user.Current(); err == nil {
+		return filepath.Join(u.HomeDir, ".local", "share", "distmesh")
+	}
+	return "distmesh"
+}
+
+// homeFromEnv is DISTMESH_HOME or the default.
+func homeFromEnv() string {
+	if h := os.Getenv("DISTMESH_HOME"); h != "" {
+		return h
+	}
+	return defaultHome()
+}
+
+// flags returns a FlagSet for a command with the --home flag every command
+// takes.
+func (e *env) flags(name, args string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	fs.StringVar(&e.home, "home", homeFromEnv(), "the node's home `DIR` (keys, config.toml, state)")
+	fs.Usage = func() {
+		fmt.Fprintf(e.stderr, "Usage: distmesh %s %s\n", name, args)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// parse parses flags that may come before or after positional arguments
+// ("join TOKEN --listen :3633" and "join --listen :3633 TOKEN" alike) and
+// returns the positional ones.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		if args[0] == "--" {
+			pos = append(pos, args[1:]...)
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if abs, err := filepath.Abs(fsHome(fs)); err == nil {
+		fs.Set("home", abs)
+	}
+	return pos, nil
+}
+
+func fsHome(fs *flag.FlagSet) string {
+	if f := fs.Lookup("home"); f != nil {
+		return f.Value.String()
+	}
+	return ""
+}
+
+// wantArgs checks the number of positional arguments.
+func wantArgs(pos []string, min, max int, synopsis string) error {
+	if len(pos) < min || len(pos) > max {
+		return fmt.Errorf("%w: distmesh %s", errUsage, synopsis)
+	}
+	return nil
+}

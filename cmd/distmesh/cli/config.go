@@ -1,0 +1,138 @@
+package cli
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/distmesh/distmesh/internal/renameio"
+)
+
+// Config is DIR/config.toml. Every field has a default; unknown keys are an
+// error naming the key, so a typo is never silently ignored.
+type Config struct {
+	// Listen is where the node's SSH server listens.
+	Listen string `toml:"listen"`
+	// ClientOnly runs the agent without serving compiles (a laptop).
+	ClientOnly bool `toml:"client_only"`
+	// Peers are static peer addresses (host:port), for networks where
+	// discovery does not reach.
+	Peers []string `toml:"peers"`
+	// Issuer is the address of the issuer node, for `keys renew`.
+	Issuer string `toml:"issuer"`
+	// Slots is how many compiles this node runs at once (default: CPUs).
+	Slots int `toml:"slots"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel string `toml:"log_level"`
+}
+
+// DefaultListen is the default SSH port of a node.
+const DefaultListen = ":3633"
+
+func defaultConfig() Config {
+	return Config{Listen: DefaultListen, Slots: runtime.NumCPU(), LogLevel: "info"}
+}
+
+// Validate checks the values that decoding cannot.
+func (c *Config) Validate() error {
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("listen = %q: want host:port, such as %q", c.Listen, DefaultListen)
+	}
+	for _, p := range c.Peers {
+		if _, _, err := net.SplitHostPort(p); err != nil {
+			return fmt.Errorf("peers: %q: want host:port", p)
+		}
+	}
+	if c.Slots < 1 {
+		return fmt.Errorf("slots = %d: want at least 1", c.Slots)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("log_level = %q: want debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+func configPath(home string) string { return filepath.Join(home, "config.toml") }
+
+// loadConfig reads DIR/config.toml; a missing file means all defaults.
+func loadConfig(home string) (Config, error) {
+	cfg := defaultConfig()
+	path := configPath(home)
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return cfg, nil
+	}
+	if err != nil {
+		return cfg, err
+	}
+	md, err := toml.Decode(string(data), &cfg)
+	if err != nil {
+		return cfg, fmt.Errorf("%s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		var names []string
+		for _, k := range und {
+			names = append(names, k.String())
+		}
+		sort.Strings(names)
+		return cfg, fmt.Errorf("%s: unknown key %s: check the spelling against the README's configuration section", path, strings.Join(names, ", "))
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// updateConfig rewrites the keys given in set, keeping the rest of the file
+// (and its comments) as it is when the key already exists there; otherwise
+// the key is appended. It is used at enrollment to record the issuer.
+func updateConfig(home string, set map[string]any) error {
+	path := configPath(home)
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	lines := strings.Split(strings.TrimRight(string(data), "\n"), "\n")
+	if len(data) == 0 {
+		lines = nil
+	}
+	keys := make([]string, 0, len(set))
+	for k := range set {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		var b bytes.Buffer
+		if err := toml.NewEncoder(&b).Encode(map[string]any{k: set[k]}); err != nil {
+			return err
+		}
+		line := strings.TrimSpace(b.String())
+		replaced := false
+		for i, l := range lines {
+			if f := strings.Fields(strings.ReplaceAll(l, "=", " = ")); len(f) > 0 && f[0] == k {
+				lines[i], replaced = line, true
+				break
+			}
+		}
+		if !replaced {
+			lines = append(lines, line)
+		}
+	}
+	out := strings.Join(lines, "\n") + "\n"
+	var probe Config
+	if _, err := toml.Decode(out, &probe); err != nil {
+		return fmt.Errorf("update %s: %w", path, err)
+	}
+	return renameio.WriteFile(path, []byte(out), 0o644)
+}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// The test binary is also the distmesh command inside the scripts.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){"distmesh": main})
+}
+
+// TestScripts runs the command-line scenarios in testdata/script: real
+// nodes on 127.0.0.1, real SSH, real files.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: filepath.Join("..", "..", "testdata", "script"),
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("DISTMESH_HOME", filepath.Join(e.WorkDir, "home"))
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitnode": waitNode,
+			"envfile":  envFile,
+		},
+	})
+}
+
+// waitnode HOME waits until the node in HOME is serving and sets
+// ADDR_<basename of HOME> to its address.
+func waitNode(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || neg {
+		ts.Fatalf("usage: waitnode HOME")
+	}
+	home := ts.MkAbs(args[0])
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var st struct{ Listen []string }
+		b, err := os.ReadFile(filepath.Join(home, "node.json"))
+		if err == nil && json.Unmarshal(b, &st) == nil && len(st.Listen) > 0 {
+			ts.Setenv("ADDR_"+filepath.Base(home), st.Listen[0])
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("node in %s did not start within 30s", home)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// envfile NAME FILE sets NAME to FILE's content without surrounding space
+// (the scripts' stand-in for $(...)).
+func envFile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 || neg {
+		ts.Fatalf("usage: envfile NAME FILE")
+	}
+	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
+}
