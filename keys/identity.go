@@ -26,10 +26,14 @@ type Identity struct {
 func (id *Identity) Fingerprint() Fingerprint { return FingerprintOf(id.Signer.PublicKey()) }
 
 // UserSigner signs client authentication with the user certificate.
-func (id *Identity) UserSigner() (ssh.Signer, error) { return ssh.NewCertSigner(id.UserCert, id.Signer) }
+func (id *Identity) UserSigner() (ssh.Signer, error) {
+	return ssh.NewCertSigner(id.UserCert, id.Signer)
+}
 
 // HostSigner signs the server side of a handshake with the host certificate.
-func (id *Identity) HostSigner() (ssh.Signer, error) { return ssh.NewCertSigner(id.HostCert, id.Signer) }
+func (id *Identity) HostSigner() (ssh.Signer, error) {
+	return ssh.NewCertSigner(id.HostCert, id.Signer)
+}
 
 var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 

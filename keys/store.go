@@ -30,7 +30,7 @@ const (
 	revokedFile  = "revoked"
 )
 
-func (s Store) keysDir() string        { return filepath.Join(s.Dir, "keys") }
+func (s Store) keysDir() string         { return filepath.Join(s.Dir, "keys") }
 func (s Store) path(name string) string { return filepath.Join(s.keysDir(), name) }
 
 // NodeKeyPath is the identity key's path, for ssh -i.

@@ -21,7 +21,6 @@ type enrollRequest struct {
 	PublicKey string `json:"public_key,omitempty"`
 }
 
-
 // EnrollSubsystem serves distmesh-enroll on the issuer: it certifies joining
 // machines that present a valid token, and renews members' certificates.
 func EnrollSubsystem(store keys.Store, auth *keys.Authority, now func() time.Time) Subsystem {
@@ -90,7 +89,7 @@ func enrollAt(ctx context.Context, addr string, tok keys.Token, key ssh.Signer, 
 	var issuerCA ssh.PublicKey
 	var banner string
 	cfg := &ssh.ClientConfig{
-		BannerCallback: func(msg string) error { banner = strings.TrimSpace(msg); return nil },
+		BannerCallback:    func(msg string) error { banner = strings.TrimSpace(msg); return nil },
 		Config:            ssh.Config{KeyExchanges: kexAlgorithms, Ciphers: cipherSuites, MACs: macAlgorithms},
 		User:              name,
 		Auth:              []ssh.AuthMethod{ssh.Password(tok.Password())},

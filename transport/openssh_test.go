@@ -58,7 +58,6 @@ func (c *sshClient) run(key, stdin string, args ...string) (string, error) {
 	return string(out), err
 }
 
-
 func TestOpenSSHInterop(t *testing.T) {
 	m := newMesh(t)
 	node := m.member("node", time.Hour)

@@ -236,9 +236,9 @@ func TestOnlySubsystems(t *testing.T) {
 		}{"xterm", 80, 24, 0, 0, ""})},
 		{"env", ssh.Marshal(struct{ Name, Value string }{"LD_PRELOAD", "/tmp/x.so"})},
 		{"x11-req", ssh.Marshal(struct {
-			Single          bool
-			Proto, Cookie   string
-			Screen          uint32
+			Single        bool
+			Proto, Cookie string
+			Screen        uint32
 		}{false, "MIT-MAGIC-COOKIE-1", "00", 0})},
 		{"auth-agent-req@openssh.com", nil},
 		{"subsystem", ssh.Marshal(struct{ Name string }{"sftp"})},
