@@ -1,0 +1,115 @@
+package landlock
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+)
+
+// pidsCgroup is the pids cgroup of one job, when the daemon runs as root:
+// a second bound on its processes besides RLIMIT_NPROC in its own user
+// namespace. A nil *pidsCgroup is valid and does nothing.
+type pidsCgroup struct {
+	dir, version string
+	max          int
+}
+
+var jobSeq atomic.Uint64
+
+// findPidsController returns where the pids controller is mounted,
+// preferring cgroup v2.
+func findPidsController() (dir, version string, err error) {
+	f, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return "", "", err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		sep := slices.Index(fields, "-")
+		if sep < 5 || len(fields) < sep+4 {
+			continue
+		}
+		mnt, fstype, opts := fields[4], fields[sep+1], strings.Split(fields[sep+3], ",")
+		switch {
+		case fstype == "cgroup2":
+			if b, err := os.ReadFile(filepath.Join(mnt, "cgroup.controllers")); err == nil && slices.Contains(strings.Fields(string(b)), "pids") {
+				return mnt, "v2", nil
+			}
+		case fstype == "cgroup" && slices.Contains(opts, "pids") && dir == "":
+			dir, version = mnt, "v1"
+		}
+	}
+	if dir == "" {
+		return "", "", errors.New("no pids cgroup controller is mounted")
+	}
+	return dir, version, sc.Err()
+}
+
+// newPidsCgroup creates <controller>/distmesh/job-<pid>-<n> with pids.max.
+func newPidsCgroup(max int) (*pidsCgroup, error) {
+	root, version, err := findPidsController()
+	if err != nil {
+		return nil, err
+	}
+	parent := filepath.Join(root, "distmesh")
+	if err := os.Mkdir(parent, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("create pids cgroup: %w", err)
+	}
+	if version == "v2" {
+		// Each level hands the controller down to the next.
+		for _, d := range []string{root, parent} {
+			if err := os.WriteFile(filepath.Join(d, "cgroup.subtree_control"), []byte("+pids"), 0); err != nil {
+				return nil, fmt.Errorf("enable pids controller in %s: %w", d, err)
+			}
+		}
+	}
+	c := &pidsCgroup{dir: filepath.Join(parent, fmt.Sprintf("job-%d-%d", os.Getpid(), jobSeq.Add(1))), version: version, max: max}
+	if err := os.Mkdir(c.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create pids cgroup: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(c.dir, "pids.max"), []byte(strconv.Itoa(max)), 0); err != nil {
+		c.remove()
+		return nil, fmt.Errorf("set pids.max: %w", err)
+	}
+	return c, nil
+}
+
+func (c *pidsCgroup) add(pid int) error {
+	if err := os.WriteFile(filepath.Join(c.dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+		return fmt.Errorf("join pids cgroup: %w", err)
+	}
+	return nil
+}
+
+// hitMax reports whether a fork failed on pids.max.
+func (c *pidsCgroup) hitMax() bool {
+	if c == nil {
+		return false
+	}
+	b, _ := os.ReadFile(filepath.Join(c.dir, "pids.events"))
+	for _, line := range strings.Split(string(b), "\n") {
+		if n, ok := strings.CutPrefix(line, "max "); ok && n != "0" {
+			return true
+		}
+	}
+	return false
+}
+
+// remove deletes the cgroup; the job's processes are gone by then.
+func (c *pidsCgroup) remove() {
+	if c != nil {
+		os.Remove(c.dir)
+	}
+}
+
+func (c *pidsCgroup) String() string {
+	return fmt.Sprintf("cgroup %s %s, pids.max %d", c.version, c.dir, c.max)
+}

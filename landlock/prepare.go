@@ -1,0 +1,306 @@
+package landlock
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+)
+
+// link is a symlink met while resolving a node path.
+type link struct{ path, target string }
+
+// resolveHost resolves the absolute path p on the node one component at a
+// time, as the kernel does, and returns the symlinks met on the way and the
+// final, symlink-free path.
+func resolveHost(p string) (links []link, final string, err error) {
+	rest := strings.Split(p, "/")
+	cur := "/"
+	for hops := 0; len(rest) > 0; {
+		name := rest[0]
+		rest = rest[1:]
+		switch name {
+		case "", ".":
+			continue
+		case "..":
+			cur = filepath.Dir(cur)
+			continue
+		}
+		next := filepath.Join(cur, name)
+		fi, err := os.Lstat(next)
+		if err != nil {
+			return nil, "", fmt.Errorf("resolve %s: %w", p, err)
+		}
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			cur = next
+			continue
+		}
+		if hops++; hops > 40 {
+			return nil, "", fmt.Errorf("resolve %s: %w", p, syscall.ELOOP)
+		}
+		target, err := os.Readlink(next)
+		if err != nil {
+			return nil, "", fmt.Errorf("resolve %s: %w", p, err)
+		}
+		links = append(links, link{next, target})
+		if filepath.IsAbs(target) {
+			cur = "/"
+		}
+		rest = append(strings.Split(target, "/"), rest...)
+	}
+	return links, cur, nil
+}
+
+// prepareRoot checks s against its Root and the node, and adds to Root what
+// the launcher mounts on: the directories /proc, /dev and /tmp, the node's
+// symlinks on the way to each Install path, and an empty file or directory
+// at each final Install path. It returns the node paths to bind read-only:
+// symlink-free, none beneath another.
+func prepareRoot(s Spec, ownUID int) (binds []string, err error) {
+	kinds := map[string]fs.FileMode{} // final install path -> its type
+	var links []link
+	for _, p := range s.Install {
+		l, final, err := resolveHost(p)
+		if err != nil {
+			return nil, fmt.Errorf("install %s: %w", p, err)
+		}
+		fi, err := os.Stat(final)
+		if err != nil {
+			return nil, fmt.Errorf("install %s: %w", p, err)
+		}
+		if !fi.IsDir() && !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("install %s: %s is neither a regular file nor a directory", p, final)
+		}
+		if under(final, "/proc") || under(final, "/dev") {
+			return nil, fmt.Errorf("install %s: resolves to %s, which the sandbox provides itself", p, final)
+		}
+		kinds[final] = fi.Mode().Type()
+		links = append(links, l...)
+	}
+	// covered reports whether p lies strictly beneath a directory that is bound.
+	covered := func(p string) bool {
+		for d, k := range kinds {
+			if k.IsDir() && p != d && under(p, d) {
+				return true
+			}
+		}
+		return false
+	}
+	for f := range kinds {
+		if !covered(f) {
+			binds = append(binds, f)
+		}
+	}
+	slices.Sort(binds)
+	for _, e := range s.Exec {
+		_, final, err := resolveHost(e)
+		if err != nil {
+			return nil, fmt.Errorf("exec %s: %w", e, err)
+		}
+		if _, ok := kinds[final]; !ok && !covered(final) {
+			return nil, fmt.Errorf("exec %s: %s is not part of install", e, final)
+		}
+		// A directory would make everything below it executable.
+		if fi, err := os.Stat(final); err != nil || !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("exec %s: %s is not a regular file", e, final)
+		}
+	}
+	for _, w := range s.Writable {
+		for _, b := range binds {
+			if under(w, b) || under(b, w) {
+				return nil, fmt.Errorf("writable %s overlaps install path %s", w, b)
+			}
+		}
+	}
+
+	fi, err := os.Stat(s.Root)
+	if err != nil {
+		return nil, fmt.Errorf("open root: %w", err)
+	}
+	if s.UID != ownUID && fi.Mode().Perm()&0o005 != 0o005 {
+		return nil, fmt.Errorf("root %s has mode %v: uid %d cannot read it; make it 0755", s.Root, fi.Mode().Perm(), s.UID)
+	}
+	r, err := os.OpenRoot(s.Root)
+	if err != nil {
+		return nil, fmt.Errorf("open root: %w", err)
+	}
+	defer r.Close()
+	for _, m := range []struct {
+		name  string
+		holds holding
+	}{{"/proc", nothing}, {"/dev", nothing}, {"/tmp", anything}} {
+		if err := placeDir(r, m.name, m.holds); err != nil {
+			return nil, err
+		}
+	}
+	for _, l := range links {
+		if covered(l.path) {
+			continue
+		}
+		if err := placeLink(r, l); err != nil {
+			return nil, err
+		}
+	}
+	for _, b := range binds {
+		if err := ensureDirs(r, filepath.Dir(b)); err != nil {
+			return nil, err
+		}
+		if kinds[b].IsDir() {
+			err = placeDir(r, b, onlyDirs)
+		} else {
+			err = placeFile(r, b)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, w := range s.Writable {
+		if err := realDir(r, w); err != nil {
+			return nil, fmt.Errorf("writable %s: %w", w, err)
+		}
+		if s.UID != ownUID {
+			if err := r.Lchown(rel(w), s.UID, s.GID); err != nil {
+				return nil, fmt.Errorf("writable %s: %w", w, err)
+			}
+		}
+	}
+	return binds, nil
+}
+
+// rel turns an absolute sandbox path into a name for os.Root.
+func rel(p string) string {
+	if p == "/" {
+		return "."
+	}
+	return strings.TrimPrefix(p, "/")
+}
+
+func conflict(p, what string) error {
+	return fmt.Errorf("%w: %s: the root has %s", ErrConflict, p, what)
+}
+
+// describe names what the root holds at p, for conflict messages.
+func describe(r *os.Root, p string, fi fs.FileInfo) string {
+	switch {
+	case fi.Mode()&fs.ModeSymlink != 0:
+		t, _ := r.Readlink(rel(p))
+		return "a symlink to " + t
+	case fi.IsDir():
+		return "a directory"
+	case fi.Mode().IsRegular():
+		return fmt.Sprintf("a file of %d bytes", fi.Size())
+	}
+	return "a " + fi.Mode().Type().String() + " file"
+}
+
+// ensureDirs makes sure every component of dir is a real directory in the
+// root, creating missing ones.
+func ensureDirs(r *os.Root, dir string) error {
+	cur := "/"
+	for _, name := range strings.Split(rel(dir), "/") {
+		if name == "." {
+			continue
+		}
+		cur = filepath.Join(cur, name)
+		fi, err := r.Lstat(rel(cur))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			if err := r.Mkdir(rel(cur), 0o755); err != nil {
+				return fmt.Errorf("prepare root: %w", err)
+			}
+		case err != nil:
+			return fmt.Errorf("prepare root: %w", err)
+		case !fi.IsDir():
+			return conflict(cur, describe(r, cur, fi)+" where the node has a directory")
+		}
+	}
+	return nil
+}
+
+// realDir checks that every component of dir exists as a real directory.
+func realDir(r *os.Root, dir string) error {
+	cur := "/"
+	for _, name := range strings.Split(rel(dir), "/") {
+		if name == "." {
+			continue
+		}
+		cur = filepath.Join(cur, name)
+		fi, err := r.Lstat(rel(cur))
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is not a directory in the root (%s)", cur, describe(r, cur, fi))
+		}
+	}
+	return nil
+}
+
+// holding says what an existing directory may hold when something is
+// mounted on it.
+type holding int
+
+const (
+	anything holding = iota // its entries stay visible (/tmp)
+	onlyDirs                // the client's traversed directories, which the bind hides harmlessly
+	nothing
+)
+
+// placeDir makes p a directory in the root, accepting an existing one that
+// holds what h allows.
+func placeDir(r *os.Root, p string, h holding) error {
+	if err := ensureDirs(r, p); err != nil || h == anything {
+		return err
+	}
+	return fs.WalkDir(r.FS(), rel(p), func(name string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return fmt.Errorf("prepare root: %w", err)
+		}
+		switch {
+		case name == rel(p):
+			return nil
+		case h == nothing:
+			return conflict(p, "something in it ("+name+")")
+		case !d.IsDir():
+			return conflict(p, "a file in it ("+name+") that the node's directory would hide")
+		}
+		return nil
+	})
+}
+
+// placeFile creates the empty file the launcher binds the node's file on.
+func placeFile(r *os.Root, p string) error {
+	if fi, err := r.Lstat(rel(p)); err == nil {
+		return conflict(p, describe(r, p, fi))
+	}
+	f, err := r.OpenFile(rel(p), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o444)
+	if err != nil {
+		return fmt.Errorf("prepare root: %w", err)
+	}
+	return f.Close()
+}
+
+// placeLink reproduces one of the node's symlinks in the root.
+func placeLink(r *os.Root, l link) error {
+	if err := ensureDirs(r, filepath.Dir(l.path)); err != nil {
+		return err
+	}
+	fi, err := r.Lstat(rel(l.path))
+	if errors.Is(err, fs.ErrNotExist) {
+		if err := r.Symlink(l.target, rel(l.path)); err != nil {
+			return fmt.Errorf("prepare root: %w", err)
+		}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("prepare root: %w", err)
+	}
+	if t, err := r.Readlink(rel(l.path)); err != nil || t != l.target || fi.Mode()&fs.ModeSymlink == 0 {
+		return conflict(l.path, describe(r, l.path, fi)+" where the node has a symlink to "+l.target)
+	}
+	return nil
+}

@@ -1,0 +1,242 @@
+package landlock
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// cloneFlags are the namespaces each job gets. Go cannot unshare a user
+// namespace from a running (multithreaded) process: they are created by
+// clone(2) as the launcher starts.
+const cloneFlags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWNET | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS
+
+var errWall = errors.New("wall-clock limit")
+
+// Run runs one job in its sandbox and returns how it ended; the compiler's
+// output goes to stdout and stderr as it comes (the caller caps it). Run
+// returns when every process of the job is gone: on exit, on the Wall
+// limit (Result.LimitHit "wall", no error) and on cancellation of ctx (the
+// context's error), the job's PID namespace is killed, double-forked and
+// setsid'd processes included.
+//
+// An error means the job did not run: a bad Spec, an Install path that
+// collides with Root ([ErrConflict]), a machine that cannot confine
+// ([ErrUnavailable], with what to enable), or a failed sandbox setup
+// step. Run never runs a job with less confinement than it documents.
+func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) (Result, error) {
+	s, err := spec.normalize()
+	if err != nil {
+		return Result{}, err
+	}
+	if s.UID, s.GID, err = jobIDs(s.UID, s.GID); err != nil {
+		return Result{}, err
+	}
+	if _, err := landlockConfig(landlockABI()); err != nil {
+		return Result{}, err
+	}
+	binds, err := prepareRoot(s, os.Geteuid())
+	if err != nil {
+		return Result{}, err
+	}
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return Result{}, err
+	}
+	defer specW.Close()
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		specR.Close()
+		return Result{}, err
+	}
+	defer statusR.Close()
+
+	var res Result
+	wctx, cancel := context.WithTimeoutCause(ctx, s.Limits.Wall, errWall)
+	defer cancel()
+	cmd := launcherCmd(wctx, s.UID, s.GID)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.ExtraFiles = []*os.File{specR, statusW}
+	var cg *pidsCgroup
+	if os.Geteuid() == 0 {
+		if cg, err = newPidsCgroup(s.Limits.Processes); err != nil {
+			res.Cgroup = "none: " + err.Error()
+		}
+	} else {
+		res.Cgroup = "none: not running as root (the job's user namespace still bounds its processes)"
+	}
+	defer cg.remove()
+
+	start := time.Now()
+	err = cmd.Start()
+	specR.Close()
+	statusW.Close()
+	if err != nil {
+		return Result{}, startError(err)
+	}
+	if cg != nil {
+		// Before the launcher reads its spec, so before it does anything.
+		if err := cg.add(cmd.Process.Pid); err != nil {
+			res.Cgroup = "none: " + err.Error()
+			cg.remove()
+			cg = nil
+		} else {
+			res.Cgroup = cg.String()
+		}
+	}
+	json.NewEncoder(specW).Encode(launchMsg{Spec: s, Binds: binds, SetGroups: os.Geteuid() == 0}) // a launcher that died reports through status
+	specW.Close()
+	msg, _ := io.ReadAll(io.LimitReader(statusR, 4096)) // EOF: the launcher executed the compiler, or died
+	waitErr := cmd.Wait()
+	res.Elapsed = time.Since(start)
+	ps := cmd.ProcessState
+	if ps == nil {
+		return res, fmt.Errorf("wait for job: %w", waitErr)
+	}
+	ws := ps.Sys().(syscall.WaitStatus)
+	res.ExitCode = ws.ExitStatus()
+	if ws.Signaled() {
+		res.Signal = unix.SignalName(ws.Signal())
+	}
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	killed := res.Signal == "SIGKILL"
+	switch {
+	case ctx.Err() != nil && killed:
+		return res, fmt.Errorf("run job: %w", ctx.Err())
+	case errors.Is(context.Cause(wctx), errWall) && killed:
+		res.LimitHit = "wall"
+		return res, nil
+	case len(msg) > 0:
+		return res, setupError(string(msg))
+	}
+	if res.ExitCode != 0 {
+		switch {
+		case cg.hitMax():
+			res.LimitHit = "processes"
+		case fileAtLimit(s):
+			res.LimitHit = "file size"
+		case res.CPU >= s.Limits.CPU:
+			res.LimitHit = "cpu"
+		}
+	}
+	var ee *exec.ExitError
+	if waitErr != nil && !errors.As(waitErr, &ee) && wctx.Err() == nil {
+		return res, fmt.Errorf("wait for job: %w", waitErr) // e.g. copying its output failed
+	}
+	return res, nil
+}
+
+// launcherCmd returns the command that starts the launcher (this very
+// binary) in new namespaces, as uid/gid mapped to 0 inside.
+func launcherCmd(ctx context.Context, uid, gid int, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, "/proc/self/exe", append([]string{launcherArg}, args...)...)
+	cmd.Env = []string{"GOMAXPROCS=1"} // the launcher's own; the compiler gets Spec.Env
+	cmd.WaitDelay = 5 * time.Second
+	root := os.Geteuid() == 0
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:                 cloneFlags,
+		UidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: uid, Size: 1}},
+		GidMappings:                []syscall.SysProcIDMap{{ContainerID: 0, HostID: gid, Size: 1}},
+		GidMappingsEnableSetgroups: root,
+		Pdeathsig:                  syscall.SIGKILL,
+	}
+	if root {
+		// The launcher keeps the node's uid 0, so that it reaches Root and
+		// Install as the daemon does (Root may sit in a 0700 directory),
+		// and these capabilities of the job's namespace across execve
+		// (a uid that is not root in the namespace loses them otherwise).
+		// It becomes uid and gid 0 of the namespace, the job's ids, once
+		// its root is built; see becomeJobUser.
+		cmd.SysProcAttr.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETUID, unix.CAP_SETGID, unix.CAP_SETPCAP}
+	}
+	return cmd
+}
+
+// jobIDs resolves the outside ids a job runs as.
+func jobIDs(uid, gid int) (int, int, error) {
+	euid, egid := os.Geteuid(), os.Getegid()
+	if uid == 0 {
+		uid = euid
+	}
+	if gid == 0 {
+		gid = egid
+	}
+	switch {
+	case euid == 0 && (uid == 0 || gid == 0):
+		return 0, 0, errors.New("spec: the daemon runs as root and compilers never do: set an unprivileged uid and gid (config user = \"...\")")
+	case euid != 0 && (uid != euid || gid != egid):
+		return 0, 0, fmt.Errorf("spec: uid %d gid %d: an unprivileged daemon runs compilers as itself (uid %d gid %d)", uid, gid, euid, egid)
+	}
+	return uid, gid, nil
+}
+
+// startError explains a failure to create the job's namespaces.
+func startError(err error) error {
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EUSERS) {
+		return fmt.Errorf("%w: create the job's namespaces: %v; %s", ErrUnavailable, err, usernsHint())
+	}
+	return fmt.Errorf("start launcher: %w", err)
+}
+
+// setupError turns the launcher's report into an error.
+func setupError(msg string) error {
+	if rest, ok := strings.CutPrefix(msg, ErrUnavailable.Error()); ok {
+		return fmt.Errorf("%w%s", ErrUnavailable, rest)
+	}
+	return fmt.Errorf("sandbox setup: %s", msg)
+}
+
+// usernsHint names the likely reason this machine refuses user namespaces
+// and how to allow them.
+func usernsHint() string {
+	if block := usernsBlock(); block != "" {
+		return block
+	}
+	return "the kernel refuses user, mount, PID and network namespaces: check CONFIG_USER_NS and container or systemd restrictions"
+}
+
+// usernsBlock names a setting known to refuse unprivileged user
+// namespaces, and how to change it, or returns "".
+func usernsBlock() string {
+	read := func(p string) string {
+		b, _ := os.ReadFile(p)
+		return strings.TrimSpace(string(b))
+	}
+	switch {
+	case read("/proc/sys/kernel/unprivileged_userns_clone") == "0":
+		return "sysctl kernel.unprivileged_userns_clone is 0: set it to 1"
+	case read("/proc/sys/user/max_user_namespaces") == "0":
+		return "sysctl user.max_user_namespaces is 0: set it to 10000 or more"
+	case read("/proc/sys/kernel/apparmor_restrict_unprivileged_userns") == "1":
+		return "AppArmor restricts unprivileged user namespaces (kernel.apparmor_restrict_unprivileged_userns=1): give distmesh an AppArmor profile with \"userns,\" or set the sysctl to 0"
+	case strings.Contains(read("/proc/self/status"), "Seccomp:\t2"):
+		return "a seccomp filter on distmesh refuses namespaces (Docker's default profile, systemd RestrictNamespaces=): run it without that filter (docker run --security-opt seccomp=unconfined, RestrictNamespaces=no)"
+	}
+	return ""
+}
+
+// fileAtLimit reports whether a Writable directory holds a file that
+// reached the FileSize limit.
+func fileAtLimit(s Spec) bool {
+	for _, w := range s.Writable {
+		entries, _ := os.ReadDir(filepath.Join(s.Root, w))
+		for _, e := range entries {
+			if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() && fi.Size() >= s.Limits.FileSize {
+				return true
+			}
+		}
+	}
+	return false
+}
