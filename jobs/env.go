@@ -1,0 +1,158 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// compileEnv lists the environment variables that change what a compiler
+// writes, with the check a node applies to each value. Nothing else of the
+// client's environment reaches a remote compile.
+var compileEnv = map[string]func(string) error{
+	"SOURCE_DATE_EPOCH":   checkEpoch,
+	"PWD":                 checkPWD,
+	"CPATH":               checkPathList,
+	"C_INCLUDE_PATH":      checkPathList,
+	"CPLUS_INCLUDE_PATH":  checkPathList,
+	"OBJC_INCLUDE_PATH":   checkPathList,
+	"DEPENDENCIES_OUTPUT": checkDepsSpec,
+	"SUNPRO_DEPENDENCIES": checkDepsSpec,
+	"LANG":                checkLocale,
+	"LC_ALL":              checkLocale,
+	"LC_MESSAGES":         checkLocale,
+	"LC_CTYPE":            checkLocale,
+	"GCC_COLORS":          checkColors,
+}
+
+// localEnv lists variables that make the driver run or find programs and
+// libraries by the client's own paths: a job with any of them set, even
+// empty, is compiled locally.
+var localEnv = []string{"GCC_EXEC_PREFIX", "COMPILER_PATH", "LIBRARY_PATH"}
+
+// CompileEnv picks from env ("NAME=value" entries, the last of duplicates
+// winning, as os/exec does) the variables a remote compile must see,
+// sorted by name. It returns a reason to compile locally instead when a
+// variable of localEnv is set, or when a value would be refused by a
+// node's CheckEnv.
+func CompileEnv(env []string) (pass []string, local string) {
+	last := map[string]string{}
+	for _, kv := range env {
+		name, val, ok := strings.Cut(kv, "=")
+		if !ok {
+			continue
+		}
+		last[name] = val
+	}
+	for _, name := range localEnv {
+		if _, ok := last[name]; ok {
+			return nil, name + " is set"
+		}
+	}
+	for name, val := range last {
+		if compileEnv[name] != nil {
+			pass = append(pass, name+"="+val)
+		}
+	}
+	sort.Strings(pass)
+	var refused *RefusedError
+	if err := CheckEnv(pass); errors.As(err, &refused) {
+		return nil, refused.Arg + " has a value a node refuses"
+	}
+	return pass, ""
+}
+
+// CheckEnv returns nil when pass holds only variables a node passes to a
+// compiler, each once and with a well-formed value, or an error wrapping
+// ErrRefused that names the variable.
+func CheckEnv(pass []string) error {
+	seen := map[string]bool{}
+	for _, kv := range pass {
+		name, val, ok := strings.Cut(kv, "=")
+		check := compileEnv[name]
+		var reason string
+		switch {
+		case !ok:
+			reason = "not NAME=value"
+		case check == nil:
+			reason = "not passed to compilers"
+		case seen[name]:
+			reason = "given twice"
+		default:
+			if err := check(val); err != nil {
+				reason = err.Error()
+			}
+		}
+		if reason != "" {
+			return &RefusedError{What: "environment variable", Arg: name, Reason: reason}
+		}
+		seen[name] = true
+	}
+	return nil
+}
+
+// lookupEnv returns the value of the last name= entry of env.
+func lookupEnv(env []string, name string) (string, bool) {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], name+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+var (
+	// GCC reads SOURCE_DATE_EPOCH as a non-negative decimal integer no
+	// larger than 253402300799 (12 digits).
+	epochRe = regexp.MustCompile(`^[0-9]{1,12}$`)
+	// Locale names, or "": no "/" (glibc loads a locale named by a path).
+	localeRe = regexp.MustCompile(`^[A-Za-z0-9_.@+-]*$`)
+	// GCC_COLORS: name=SGR entries separated by colons, e.g.
+	// "error=01;31:warning=01;35:locus=01"; empty disables colours.
+	colorsRe = regexp.MustCompile(`^([a-z0-9-]+=[0-9;]*)?(:([a-z0-9-]+=[0-9;]*)?)*$`)
+)
+
+func checkEpoch(v string) error {
+	if !epochRe.MatchString(v) {
+		return fmt.Errorf("not a number of seconds")
+	}
+	return nil
+}
+
+func checkPWD(v string) error {
+	if !strings.HasPrefix(v, "/") || strings.ContainsAny(v, "\x00\n") {
+		return fmt.Errorf("not an absolute path")
+	}
+	return nil
+}
+
+func checkPathList(v string) error {
+	if strings.ContainsAny(v, "\x00\n") {
+		return fmt.Errorf("not a colon-separated list of directories")
+	}
+	return nil
+}
+
+func checkDepsSpec(v string) error {
+	file, _, _ := strings.Cut(v, " ")
+	if file == "" || strings.ContainsAny(v, "\x00\n") {
+		return fmt.Errorf(`not "file [target]"`)
+	}
+	return nil
+}
+
+func checkLocale(v string) error {
+	if !localeRe.MatchString(v) {
+		return fmt.Errorf("not a locale name")
+	}
+	return nil
+}
+
+func checkColors(v string) error {
+	if !colorsRe.MatchString(v) {
+		return fmt.Errorf("not name=SGR[:name=SGR...]")
+	}
+	return nil
+}

@@ -1,0 +1,101 @@
+package jobs
+
+import (
+	"errors"
+	"slices"
+	"testing"
+)
+
+func TestCompileEnv(t *testing.T) {
+	tests := []struct {
+		env       []string
+		want      []string
+		wantLocal string
+	}{
+		{nil, nil, ""},
+		{
+			[]string{"HOME=/root", "PATH=/usr/bin", "PWD=/src", "LANG=C.UTF-8", "SOURCE_DATE_EPOCH=1700000000", "SSH_AUTH_SOCK=/tmp/a", "CPATH=inc:/opt/inc", "GCC_COLORS=error=01;31:warning=01;35"},
+			[]string{"CPATH=inc:/opt/inc", "GCC_COLORS=error=01;31:warning=01;35", "LANG=C.UTF-8", "PWD=/src", "SOURCE_DATE_EPOCH=1700000000"},
+			"",
+		},
+		{[]string{"LC_ALL=C", "LC_ALL=de_DE.UTF-8@euro", "junk"}, []string{"LC_ALL=de_DE.UTF-8@euro"}, ""},
+		{[]string{"DEPENDENCIES_OUTPUT=x.d tgt", "SUNPRO_DEPENDENCIES=y.d", "C_INCLUDE_PATH=", "CPLUS_INCLUDE_PATH=a", "OBJC_INCLUDE_PATH=b", "LC_MESSAGES=C", "LC_CTYPE=C"},
+			[]string{"CPLUS_INCLUDE_PATH=a", "C_INCLUDE_PATH=", "DEPENDENCIES_OUTPUT=x.d tgt", "LC_CTYPE=C", "LC_MESSAGES=C", "OBJC_INCLUDE_PATH=b", "SUNPRO_DEPENDENCIES=y.d"}, ""},
+		{[]string{"GCC_EXEC_PREFIX=/opt/"}, nil, "GCC_EXEC_PREFIX is set"},
+		{[]string{"PWD=/x", "COMPILER_PATH="}, nil, "COMPILER_PATH is set"},
+		{[]string{"LIBRARY_PATH=/usr/lib"}, nil, "LIBRARY_PATH is set"},
+		{[]string{"SOURCE_DATE_EPOCH=yesterday"}, nil, "SOURCE_DATE_EPOCH has a value a node refuses"},
+		{[]string{"LANG=/tmp/evil"}, nil, "LANG has a value a node refuses"},
+	}
+	for _, tt := range tests {
+		got, local := CompileEnv(tt.env)
+		if !slices.Equal(got, tt.want) || local != tt.wantLocal {
+			t.Errorf("CompileEnv(%q) = %q, %q; want %q, %q", tt.env, got, local, tt.want, tt.wantLocal)
+		}
+	}
+}
+
+func TestCheckEnv(t *testing.T) {
+	good := [][]string{
+		nil,
+		{"SOURCE_DATE_EPOCH=0"},
+		{"SOURCE_DATE_EPOCH=253402300799"},
+		{"PWD=/home/u/src dir"},
+		{"CPATH=", "C_INCLUDE_PATH=rel:/abs::x y", "CPLUS_INCLUDE_PATH=/a", "OBJC_INCLUDE_PATH=b"},
+		{"DEPENDENCIES_OUTPUT=out/x.d", "SUNPRO_DEPENDENCIES=x.d some target"},
+		{"LANG=", "LC_ALL=C", "LC_MESSAGES=en_US.UTF-8", "LC_CTYPE=de_DE@euro"},
+		{"GCC_COLORS="},
+		{"GCC_COLORS=error=01;31:warning=01;35:note=01;36:range1=32:range2=34:locus=01:quote=01:fixit-insert=32:fixit-delete=31:diff-filename=01:diff-hunk=32:type-diff=01;32"},
+		{"GCC_COLORS=error=01;31:"},
+	}
+	for _, env := range good {
+		if err := CheckEnv(env); err != nil {
+			t.Errorf("CheckEnv(%q) = %v, want nil", env, err)
+		}
+	}
+	bad := []struct {
+		env  []string
+		want string
+	}{
+		{[]string{"HOME=/root"}, `environment variable "HOME" refused: not passed to compilers`},
+		{[]string{"LD_PRELOAD=/tmp/x.so"}, `environment variable "LD_PRELOAD" refused: not passed to compilers`},
+		{[]string{"GCC_EXEC_PREFIX=/tmp/"}, `environment variable "GCC_EXEC_PREFIX" refused: not passed to compilers`},
+		{[]string{"PWD"}, `environment variable "PWD" refused: not NAME=value`},
+		{[]string{"PWD=/a", "PWD=/b"}, `environment variable "PWD" refused: given twice`},
+		{[]string{"SOURCE_DATE_EPOCH="}, `environment variable "SOURCE_DATE_EPOCH" refused: not a number of seconds`},
+		{[]string{"SOURCE_DATE_EPOCH=-1"}, `environment variable "SOURCE_DATE_EPOCH" refused: not a number of seconds`},
+		{[]string{"SOURCE_DATE_EPOCH=1234567890123"}, `environment variable "SOURCE_DATE_EPOCH" refused: not a number of seconds`},
+		{[]string{"PWD=relative"}, `environment variable "PWD" refused: not an absolute path`},
+		{[]string{"PWD=/a\nb"}, `environment variable "PWD" refused: not an absolute path`},
+		{[]string{"CPATH=/a\nb"}, `environment variable "CPATH" refused: not a colon-separated list of directories`},
+		{[]string{"OBJC_INCLUDE_PATH=\x00"}, `environment variable "OBJC_INCLUDE_PATH" refused: not a colon-separated list of directories`},
+		{[]string{"DEPENDENCIES_OUTPUT="}, `environment variable "DEPENDENCIES_OUTPUT" refused: not "file [target]"`},
+		{[]string{"SUNPRO_DEPENDENCIES= target"}, `environment variable "SUNPRO_DEPENDENCIES" refused: not "file [target]"`},
+		{[]string{"LANG=/tmp/locale"}, `environment variable "LANG" refused: not a locale name`},
+		{[]string{"LC_ALL=C;rm"}, `environment variable "LC_ALL" refused: not a locale name`},
+		{[]string{"GCC_COLORS=error=red"}, `environment variable "GCC_COLORS" refused: not name=SGR[:name=SGR...]`},
+		{[]string{"GCC_COLORS=\x1b[31m"}, `environment variable "GCC_COLORS" refused: not name=SGR[:name=SGR...]`},
+	}
+	for _, tt := range bad {
+		err := CheckEnv(tt.env)
+		if err == nil || err.Error() != tt.want || !errors.Is(err, ErrRefused) {
+			t.Errorf("CheckEnv(%q) = %v, want %q wrapping ErrRefused", tt.env, err, tt.want)
+		}
+	}
+}
+
+// TestCompileEnvPassesCheckEnv: what a client passes, a node accepts.
+func TestCompileEnvPassesCheckEnv(t *testing.T) {
+	var env []string
+	for name := range compileEnv {
+		env = append(env, name+"=x")
+	}
+	env = append(env, "PWD=/src", "SOURCE_DATE_EPOCH=1", "GCC_COLORS=error=01")
+	pass, local := CompileEnv(env)
+	if local != "" || len(pass) != len(compileEnv) {
+		t.Fatalf("CompileEnv = %q, %q; want all %d variables", pass, local, len(compileEnv))
+	}
+	if err := CheckEnv(pass); err != nil {
+		t.Error(err)
+	}
+}
