@@ -1,0 +1,427 @@
+package jobs
+
+import (
+	"context"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/distmesh/distmesh/landlock"
+)
+
+// Compiler is a compiler installation on this machine and its identity.
+//
+// The identity is what makes a remote compile safe: a node runs a job only
+// with a compiler whose identity equals the client's. It covers the
+// compiler's family, version banner and target, the driver's mode (clang
+// behaves as C++ when called clang++), and a hash of every program the
+// driver runs for a compile (the driver, cc1/cc1plus or clang, the
+// assembler) together with the shared libraries they load, except the C and
+// C++ runtimes (glibc, libgcc_s, libstdc++), whose updates do not change
+// what a compiler writes. An assembler upgrade changes object bytes, so it
+// changes the identity too.
+type Compiler struct {
+	Path    string // as found or configured, e.g. /usr/bin/gcc
+	Driver  string // the resolved driver executable
+	Name    string // the driver's name as invoked (argv[0]'s base), which selects clang's mode
+	Family  Family
+	Banner  string   // first line of --version
+	Target  string   // -dumpmachine
+	ID      string   // hex SHA-256 of all of the above and the programs' contents
+	Native  string   // hex SHA-256 of what -march=native expands to ("" if unsupported)
+	Install []string // every file and directory a compile needs, for the sandbox
+	Exec    []string // the files a compile executes
+}
+
+// Short is a prefix of ID long enough to tell compilers apart in a table.
+func (c *Compiler) Short() string { return c.ID[:12] }
+
+func (c *Compiler) String() string {
+	return fmt.Sprintf("%s (%s, %s, %s)", c.Path, c.Banner, c.Target, c.Short())
+}
+
+// runtimeLibs are left out of the identity (not out of the sandbox).
+var runtimeLibs = []string{"libc.so", "libm.so", "libdl.so", "libpthread.so", "librt.so", "libresolv.so", "ld-linux", "libgcc_s.so", "libstdc++.so"}
+
+func isRuntimeLib(path string) bool {
+	base := filepath.Base(path)
+	return slices.ContainsFunc(runtimeLibs, func(p string) bool { return strings.HasPrefix(base, p) })
+}
+
+// ProbeCompiler examines the compiler at path (absolute, or a name looked up
+// in PATH). It runs the compiler a few times and hashes its programs, which
+// takes a fraction of a second; callers cache the result (see Compilers).
+func ProbeCompiler(ctx context.Context, path string) (*Compiler, error) {
+	if !filepath.IsAbs(path) {
+		p, err := exec.LookPath(path)
+		if err != nil {
+			return nil, fmt.Errorf("compiler %q not found in PATH", path)
+		}
+		path = p
+	}
+	driver, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return nil, fmt.Errorf("compiler %s: %w", path, err)
+	}
+	c := &Compiler{Path: path, Driver: driver, Name: filepath.Base(path)}
+	run := func(args ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, path, args...)
+		cmd.Env = probeEnv()
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("%s %s: %v: %s", path, strings.Join(args, " "), err, firstLine(string(out)))
+		}
+		return string(out), nil
+	}
+	version, err := run("--version")
+	if err != nil {
+		return nil, err
+	}
+	c.Banner = firstLine(version)
+	switch {
+	case strings.Contains(version, "clang version"):
+		c.Family = FamilyClang
+	case strings.Contains(version, "Free Software Foundation") || strings.Contains(c.Banner, "gcc") || strings.Contains(c.Banner, "g++"):
+		c.Family = FamilyGCC
+	default:
+		return nil, fmt.Errorf("compiler %s: not GCC or Clang (%q)", path, c.Banner)
+	}
+	if c.Family == FamilyGCC {
+		// GCC's banner begins with the name it was called by ("cc (Debian
+		// 12.2.0-14) 12.2.0"); the identity must not depend on it.
+		if _, rest, ok := strings.Cut(c.Banner, " "); ok {
+			c.Banner = rest
+		}
+	}
+	if c.Target, err = run("-dumpmachine"); err != nil {
+		return nil, err
+	}
+	c.Target = strings.TrimSpace(c.Target)
+
+	programs := []string{driver}
+	var dirs []string
+	switch c.Family {
+	case FamilyGCC:
+		// objcopy splits DWARF for -gsplit-dwarf.
+		for _, prog := range []string{"cc1", "cc1plus", "cc1obj", "cc1objplus", "as", "objcopy"} {
+			out, err := run("-print-prog-name=" + prog)
+			if err != nil {
+				return nil, err
+			}
+			p := strings.TrimSpace(out)
+			if !filepath.IsAbs(p) {
+				if p, err = exec.LookPath(p); err != nil {
+					continue // not installed (cc1obj without gobjc)
+				}
+			}
+			if _, err := os.Stat(p); err == nil {
+				programs = append(programs, p)
+			}
+		}
+		out, err := run("-print-search-dirs")
+		if err != nil {
+			return nil, err
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if dir, ok := strings.CutPrefix(line, "install: "); ok {
+				dirs = append(dirs, filepath.Clean(dir))
+			}
+		}
+	case FamilyClang:
+		// clang compiles and assembles in-process; its resource directory
+		// holds its own headers.
+		out, err := run("-print-resource-dir")
+		if err != nil {
+			return nil, err
+		}
+		dirs = append(dirs, filepath.Clean(strings.TrimSpace(out)))
+		// clang finds libstdc++'s headers through the GCC installation it
+		// detects: that directory must be there for it to detect.
+		out, err = run("-v", "-E", "-x", "c", "-o", "/dev/null", "/dev/null")
+		if err != nil {
+			return nil, err
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if dir, ok := strings.CutPrefix(line, "Selected GCC installation: "); ok {
+				dirs = append(dirs, filepath.Clean(strings.TrimSpace(dir)))
+			}
+		}
+	}
+	// Locale data and character set converters: messages in the user's
+	// language and quotes, -finput-charset and -fexec-charset.
+	for _, d := range []string{"/usr/lib/locale", "/usr/share/locale", "/usr/lib/" + gnuTriplet(c.Target) + "/gconv", "/usr/lib64/gconv", "/usr/lib/gconv"} {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			dirs = append(dirs, d)
+		}
+	}
+	if len(dirs) == 0 {
+		return nil, fmt.Errorf("compiler %s: cannot find its installation directory", path)
+	}
+	closure, err := landlock.Closure(append([]string{path}, programs...)...)
+	if err != nil {
+		return nil, fmt.Errorf("compiler %s: %w", path, err)
+	}
+	c.Install = append(closure, dirs...)
+	// The path as found is what runs (its name selects clang's mode); the
+	// kernel follows its symlinks to the driver.
+	c.Exec = append([]string{path}, programs...)
+	for _, prog := range programs {
+		// The kernel needs execute permission on the ELF interpreter too.
+		if interp := elfInterp(prog); interp != "" && !slices.Contains(c.Exec, interp) {
+			c.Exec = append(c.Exec, interp)
+		}
+	}
+
+	h := sha256.New()
+	fmt.Fprintf(h, "distmesh compiler identity v1\x00%d\x00%s\x00%s\x00%s\x00", c.Family, c.Banner, c.Target, driverMode(c.Family, c.Name))
+	hashed := slices.Clone(programs)
+	for _, f := range closure {
+		if strings.Contains(filepath.Base(f), ".so") && !isRuntimeLib(f) {
+			hashed = append(hashed, f)
+		}
+	}
+	slices.Sort(hashed)
+	hashed = slices.Compact(hashed)
+	for _, f := range hashed {
+		sum, err := hashFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("compiler %s: %w", path, err)
+		}
+		fmt.Fprintf(h, "%s\x00%x\x00", filepath.Base(f), sum)
+	}
+	c.ID = hex.EncodeToString(h.Sum(nil))
+
+	// What -march=native means here, as the driver hands it to the compiler
+	// proper.
+	if out, err := run("-###", "-march=native", "-mtune=native", "-c", "-x", "c", "/dev/null", "-o", "/dev/null"); err == nil {
+		c.Native = nativeFingerprint(c.Family, out)
+	}
+	return c, nil
+}
+
+// gnuTriplet turns a compiler's target (x86_64-pc-linux-gnu) into the
+// Debian multiarch directory name (x86_64-linux-gnu).
+func gnuTriplet(target string) string {
+	parts := strings.Split(target, "-")
+	if len(parts) == 4 {
+		return parts[0] + "-" + parts[2] + "-" + parts[3]
+	}
+	return target
+}
+
+// elfInterp returns a program's ELF interpreter (PT_INTERP), or "".
+func elfInterp(prog string) string {
+	f, err := elf.Open(prog)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			b := make([]byte, p.Filesz)
+			if _, err := p.ReadAt(b, 0); err == nil {
+				return strings.TrimRight(string(b), "\x00")
+			}
+		}
+	}
+	return ""
+}
+
+// driverMode is what a driver's name selects: clang++ compiles C++ by
+// default, clang-cpp preprocesses. GCC's drivers are separate programs.
+func driverMode(f Family, name string) string {
+	if f != FamilyClang {
+		return ""
+	}
+	switch {
+	case strings.Contains(name, "++"):
+		return "c++"
+	case strings.HasSuffix(name, "-cpp") || strings.Contains(name, "clang-cpp"):
+		return "cpp"
+	}
+	return "c"
+}
+
+// nativeFingerprint hashes the target options that -march=native expanded
+// to on the compiler-proper command line that -### printed.
+func nativeFingerprint(f Family, out string) string {
+	h := sha256.New()
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, " ") {
+			continue
+		}
+		fields := strings.Fields(line)
+		for i, field := range fields {
+			field = strings.Trim(field, `"`)
+			switch {
+			case f == FamilyGCC && (strings.HasPrefix(field, "-m") || strings.HasPrefix(field, "--param")):
+				fmt.Fprintln(h, field)
+			case f == FamilyClang && (field == "-target-cpu" || field == "-target-feature" || field == "-tune-cpu") && i+1 < len(fields):
+				fmt.Fprintln(h, field, strings.Trim(fields[i+1], `"`))
+			}
+		}
+		break // the first command is the compiler proper
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// probeEnv is the environment compilers are probed in: only what selects
+// messages and paths, so that the user's CPATH and the like do not leak in.
+func probeEnv() []string {
+	return []string{"PATH=" + os.Getenv("PATH"), "LC_ALL=C"}
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+func hashFile(path string) ([32]byte, error) {
+	var sum [32]byte
+	f, err := os.Open(path)
+	if err != nil {
+		return sum, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return sum, fmt.Errorf("hash %s: %w", path, err)
+	}
+	copy(sum[:], h.Sum(nil))
+	return sum, nil
+}
+
+// Compilers is a cache of probed compilers, keyed by the path and the
+// identity of the driver file (device, inode, size, modification time), so a
+// compiler upgrade is noticed at the next use.
+type Compilers struct {
+	// mu protects the following.
+	mu    sync.Mutex
+	known map[string]*compilerEntry
+}
+
+type compilerEntry struct {
+	stamp fileStamp
+	c     *Compiler
+	err   error
+	done  chan struct{}
+}
+
+type fileStamp struct {
+	Dev, Ino uint64
+	Size     int64
+	MTime    int64
+	CTime    int64
+}
+
+func stampOf(fi os.FileInfo) fileStamp {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileStamp{Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
+	}
+	return fileStamp{Dev: st.Dev, Ino: st.Ino, Size: st.Size, MTime: st.Mtim.Nano(), CTime: st.Ctim.Nano()}
+}
+
+// Get returns the compiler at path, probing it the first time and again
+// whenever its driver changes.
+func (cs *Compilers) Get(ctx context.Context, path string) (*Compiler, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("compiler %s: %w", path, err)
+	}
+	stamp := stampOf(fi)
+	cs.mu.Lock()
+	if cs.known == nil {
+		cs.known = make(map[string]*compilerEntry)
+	}
+	e := cs.known[path]
+	if e == nil || e.stamp != stamp {
+		e = &compilerEntry{stamp: stamp, done: make(chan struct{})}
+		cs.known[path] = e
+		cs.mu.Unlock()
+		e.c, e.err = ProbeCompiler(ctx, path)
+		close(e.done)
+		return e.c, e.err
+	}
+	cs.mu.Unlock()
+	select {
+	case <-e.done:
+		return e.c, e.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// FindCompilers lists the compilers on this machine: the usual names and
+// the versioned and target-prefixed ones found in the directories of PATH,
+// one path per distinct driver file, plus extra (from config).
+func FindCompilers(extra []string) []string {
+	var found []string
+	seen := map[string]bool{}
+	isSelf := selfChecker()
+	add := func(p string) {
+		real, err := filepath.EvalSymlinks(p)
+		if err != nil || isSelf(p) {
+			return // a masquerade link is not a compiler
+		}
+		fi, err := os.Stat(real)
+		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			return
+		}
+		// Drivers that share a file but not a mode (clang, clang++) are
+		// different compilers; a name is a key along with the file.
+		key := real + "\x00" + driverMode(FamilyClang, filepath.Base(p))
+		if seen[key] {
+			return
+		}
+		seen[key] = true
+		found = append(found, p)
+	}
+	for _, p := range extra {
+		add(p)
+	}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range ents {
+			if IsCompilerName(e.Name()) {
+				add(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	return found
+}
+
+// IsCompilerName reports whether name is one a compiler driver goes by: cc,
+// c++, gcc, g++, clang, clang++, with a version suffix (gcc-12, clang++-14)
+// or a target prefix (x86_64-linux-gnu-gcc).
+func IsCompilerName(name string) bool {
+	base := name
+	if i := strings.LastIndex(base, "-"); i > 0 {
+		// gcc-12, clang-14, clang++-14: drop a numeric suffix.
+		if v := base[i+1:]; v != "" && strings.Trim(v, "0123456789.") == "" {
+			base = base[:i]
+		}
+	}
+	for _, n := range []string{"cc", "c++", "gcc", "g++", "clang", "clang++"} {
+		if base == n || strings.HasSuffix(base, "-"+n) && !strings.HasSuffix(base, "-"+n+"-") {
+			// Exclude tools that end like a compiler but are not one.
+			return !strings.HasSuffix(base, "c89-gcc") && !strings.HasSuffix(base, "c99-gcc")
+		}
+	}
+	return false
+}

@@ -1,0 +1,53 @@
+package jobs
+
+import (
+	"crypto/sha256"
+	"os"
+	"sync"
+)
+
+// hashCache remembers, per file version (device, inode, size, modification
+// and change times), its content hash and the __has_include probes in it,
+// so a header is read once per change, not once per job that includes it.
+type hashCache struct {
+	max int
+
+	// mu protects the following.
+	mu sync.Mutex
+	m  map[fileStamp]*hashEntry
+}
+
+type hashEntry struct {
+	hash     Hash
+	probes   []hasInclude
+	computed bool // a __has_include whose argument is a macro
+}
+
+func newHashCache(max int) *hashCache {
+	return &hashCache{max: max, m: make(map[fileStamp]*hashEntry)}
+}
+
+// get returns the entry for the file open as f, whose fstat is st, reading
+// it on a miss.
+func (hc *hashCache) get(f *os.File, st fileStamp) (*hashEntry, error) {
+	hc.mu.Lock()
+	e, ok := hc.m[st]
+	hc.mu.Unlock()
+	if ok {
+		return e, nil
+	}
+	data, err := readAllAt(f)
+	if err != nil {
+		return nil, err
+	}
+	e = &hashEntry{hash: sha256.Sum256(data)}
+	e.probes, e.computed = scanHasInclude(data)
+	hc.mu.Lock()
+	if len(hc.m) >= hc.max {
+		// Crude but bounded: forget everything; the next build refills it.
+		clear(hc.m)
+	}
+	hc.m[st] = e
+	hc.mu.Unlock()
+	return e, nil
+}

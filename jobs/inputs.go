@@ -1,0 +1,198 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// EntryKind is what a manifest entry is.
+type EntryKind string
+
+const (
+	KindFile    EntryKind = "f"
+	KindDir     EntryKind = "d"
+	KindSymlink EntryKind = "l"
+)
+
+// Entry is one thing a compile can observe in the file system: a file with
+// its content hash, mode and modification time (__TIMESTAMP__, clang's PCH
+// checks), a directory it traverses (dir/../x.h needs dir), or a symlink on
+// the way (GCC takes DW_AT_comp_dir from PWD, which may pass through one).
+// Paths are absolute and physical: no symlink in them but, for a symlink
+// entry, the last component.
+type Entry struct {
+	Path   string    `json:"p"`
+	Kind   EntryKind `json:"k"`
+	Target string    `json:"t,omitempty"`  // a symlink's target, as read
+	Mode   uint32    `json:"m,omitempty"`  // a file's permission bits
+	MTime  int64     `json:"mt,omitempty"` // a file's modification time, ns
+	Size   int64     `json:"s,omitempty"`
+	Hash   Hash      `json:"h,omitzero"`
+}
+
+// maxSymlinks is the kernel's limit on symlinks in one path walk.
+const maxSymlinks = 40
+
+// walker resolves paths as the kernel does, component by component, and
+// records every directory and symlink it passes and the file it ends at.
+// Lookups are cached for the walker's life (one job).
+type walker struct {
+	cwd     string // physical working directory
+	entries map[string]Entry
+	lstat   map[string]lstatResult
+	// lookup, when set, answers lstat from somewhere other than the file
+	// system (a node resolves paths inside a client's manifest).
+	lookup func(p string) lstatResult
+}
+
+type lstatResult struct {
+	fi     fs.FileInfo
+	target string
+	err    error
+}
+
+func newWalker(cwd string) *walker {
+	return &walker{cwd: cwd, entries: make(map[string]Entry), lstat: make(map[string]lstatResult)}
+}
+
+func (w *walker) stat(p string) lstatResult {
+	if r, ok := w.lstat[p]; ok {
+		return r
+	}
+	var r lstatResult
+	if w.lookup != nil {
+		r = w.lookup(p)
+	} else {
+		r.fi, r.err = os.Lstat(p)
+		if r.err == nil && r.fi.Mode()&fs.ModeSymlink != 0 {
+			r.target, r.err = os.Readlink(p)
+		}
+	}
+	w.lstat[p] = r
+	return r
+}
+
+// resolve walks name (absolute, or relative to the working directory),
+// records what it passes, and returns the physical path it ends at and what
+// is there. A missing final component returns an error wrapping
+// fs.ErrNotExist, with the directories on the way recorded.
+func (w *walker) resolve(name string) (string, fs.FileInfo, error) {
+	if name == "" {
+		return "", nil, fmt.Errorf("resolve: empty path")
+	}
+	rest := name
+	cur := "/"
+	if !path.IsAbs(name) {
+		cur = w.cwd
+	}
+	links := 0
+	for {
+		rest = strings.TrimLeft(rest, "/")
+		if rest == "" {
+			r := w.stat(cur)
+			return cur, r.fi, r.err
+		}
+		var comp string
+		comp, rest, _ = strings.Cut(rest, "/")
+		switch comp {
+		case ".":
+			continue
+		case "..":
+			// cur is physical, so its lexical parent is its real parent.
+			cur = path.Dir(cur)
+			continue
+		}
+		next := path.Join(cur, comp)
+		r := w.stat(next)
+		if r.err != nil {
+			return next, nil, r.err
+		}
+		switch mode := r.fi.Mode(); {
+		case mode&fs.ModeSymlink != 0:
+			if links++; links > maxSymlinks {
+				return next, nil, &fs.PathError{Op: "resolve", Path: name, Err: syscall.ELOOP}
+			}
+			w.entries[next] = Entry{Path: next, Kind: KindSymlink, Target: r.target}
+			if path.IsAbs(r.target) {
+				cur = "/"
+			}
+			rest = r.target + "/" + rest
+		case mode.IsDir():
+			w.entries[next] = Entry{Path: next, Kind: KindDir}
+			cur = next
+		default:
+			if strings.Trim(rest, "/") != "" {
+				return next, nil, &fs.PathError{Op: "resolve", Path: name, Err: syscall.ENOTDIR}
+			}
+			return next, r.fi, nil
+		}
+	}
+}
+
+// addDir records a directory the compile may traverse (the working
+// directory, PWD, an include directory). A directory that does not exist is
+// not an error: it does not exist on the node either.
+func (w *walker) addDir(name string) error {
+	p, fi, err := w.resolve(name)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.IsDir() {
+		w.entries[p] = Entry{Path: p, Kind: KindDir}
+	}
+	return nil
+}
+
+// addFile records the file name resolves to and returns its physical path
+// and its information.
+func (w *walker) addFile(name string) (string, fs.FileInfo, error) {
+	p, fi, err := w.resolve(name)
+	if err != nil {
+		return "", nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", nil, fmt.Errorf("input %s is not a regular file", name)
+	}
+	return p, fi, nil
+}
+
+// manifestLookup answers lstat from a manifest.
+func manifestLookup(byPath map[string]Entry) func(string) lstatResult {
+	return func(p string) lstatResult {
+		if p == "/" {
+			return lstatResult{fi: entryInfo{Entry{Path: "/", Kind: KindDir}}}
+		}
+		e, ok := byPath[p]
+		if !ok {
+			return lstatResult{err: &fs.PathError{Op: "lstat", Path: p, Err: fs.ErrNotExist}}
+		}
+		return lstatResult{fi: entryInfo{e}, target: e.Target}
+	}
+}
+
+// entryInfo presents a manifest entry as an fs.FileInfo.
+type entryInfo struct{ e Entry }
+
+func (i entryInfo) Name() string       { return path.Base(i.e.Path) }
+func (i entryInfo) Size() int64        { return i.e.Size }
+func (i entryInfo) ModTime() time.Time { return time.Unix(0, i.e.MTime) }
+func (i entryInfo) IsDir() bool        { return i.e.Kind == KindDir }
+func (i entryInfo) Sys() any           { return nil }
+func (i entryInfo) Mode() fs.FileMode {
+	switch i.e.Kind {
+	case KindDir:
+		return fs.ModeDir | 0o755
+	case KindSymlink:
+		return fs.ModeSymlink | 0o777
+	}
+	return fs.FileMode(i.e.Mode)
+}

@@ -1,0 +1,196 @@
+package jobs
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// localConn is the agent socket's framing: messages "TYPE LENGTH NFDS\n"
+// followed by LENGTH bytes, with NFDS file descriptors attached to the
+// message (SCM_RIGHTS). The kernel delivers descriptors with the bytes they
+// were sent with, so by the time a message's header is read its
+// descriptors are queued.
+type localConn struct {
+	c   *net.UnixConn
+	buf []byte
+	r   int // read position in buf
+	fds []int
+	max int
+}
+
+// maxFDsPerMessage stays under the kernel's SCM_MAX_FD (253).
+const maxFDsPerMessage = 200
+
+func newLocalConn(c *net.UnixConn) *localConn {
+	return &localConn{c: c, max: 1 << 30}
+}
+
+func (lc *localConn) Close() error {
+	for _, fd := range lc.fds {
+		syscall.Close(fd)
+	}
+	lc.fds = nil
+	return lc.c.Close()
+}
+
+// send writes one message with its descriptors.
+func (lc *localConn) send(typ string, payload []byte, files ...*os.File) error {
+	if len(files) > maxFDsPerMessage {
+		return fmt.Errorf("send %s: %d descriptors in one message", typ, len(files))
+	}
+	hdr := typ + " " + strconv.Itoa(len(payload)) + " " + strconv.Itoa(len(files)) + "\n"
+	msg := append([]byte(hdr), payload...)
+	if len(files) == 0 {
+		_, err := lc.c.Write(msg)
+		return err
+	}
+	fds := make([]int, len(files))
+	for i, f := range files {
+		fds[i] = int(f.Fd())
+	}
+	// The descriptors go with the header; the rest may follow in more
+	// writes.
+	n, _, err := lc.c.WriteMsgUnix(msg, syscall.UnixRights(fds...), nil)
+	if err != nil {
+		return err
+	}
+	if n < len(msg) {
+		_, err = lc.c.Write(msg[n:])
+	}
+	return err
+}
+
+func (lc *localConn) sendJSON(typ string, v any, files ...*os.File) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return lc.send(typ, b, files...)
+}
+
+// fill reads more bytes (and any descriptors sent with them).
+func (lc *localConn) fill() error {
+	if lc.r > 0 && lc.r == len(lc.buf) {
+		lc.buf, lc.r = lc.buf[:0], 0
+	}
+	if cap(lc.buf)-len(lc.buf) < 64<<10 {
+		nb := make([]byte, len(lc.buf)-lc.r, max(2*cap(lc.buf), 128<<10))
+		copy(nb, lc.buf[lc.r:])
+		lc.buf, lc.r = nb, 0
+	}
+	oob := make([]byte, syscall.CmsgSpace(4*maxFDsPerMessage))
+	n, oobn, _, _, err := lc.c.ReadMsgUnix(lc.buf[len(lc.buf):cap(lc.buf)], oob)
+	lc.buf = lc.buf[:len(lc.buf)+n]
+	if oobn > 0 {
+		msgs, perr := syscall.ParseSocketControlMessage(oob[:oobn])
+		if perr != nil {
+			return perr
+		}
+		for _, m := range msgs {
+			fds, perr := syscall.ParseUnixRights(&m)
+			if perr == nil {
+				for _, fd := range fds {
+					syscall.CloseOnExec(fd)
+				}
+				lc.fds = append(lc.fds, fds...)
+			}
+		}
+	}
+	if n == 0 && err == nil {
+		err = io.EOF
+	}
+	if err != nil && n > 0 {
+		err = nil
+	}
+	return err
+}
+
+// recv reads one message and the descriptors sent with it.
+func (lc *localConn) recv() (typ string, payload []byte, files []*os.File, err error) {
+	for {
+		if i := bytes.IndexByte(lc.buf[lc.r:], '\n'); i >= 0 {
+			line := string(lc.buf[lc.r : lc.r+i])
+			f := strings.Fields(line)
+			if len(f) != 3 {
+				return "", nil, nil, fmt.Errorf("agent protocol: bad header %q", truncate(line, 40))
+			}
+			size, err1 := strconv.Atoi(f[1])
+			nfds, err2 := strconv.Atoi(f[2])
+			if err1 != nil || err2 != nil || size < 0 || size > lc.max || nfds < 0 || nfds > maxFDsPerMessage {
+				return "", nil, nil, fmt.Errorf("agent protocol: bad header %q", truncate(line, 40))
+			}
+			start := lc.r + i + 1
+			for len(lc.buf)-start < size {
+				if err := lc.fill(); err != nil {
+					return "", nil, nil, unexpected(err)
+				}
+				start = lc.r + i + 1 // fill may have moved the buffer
+			}
+			payload = make([]byte, size)
+			copy(payload, lc.buf[start:start+size])
+			lc.r = start + size
+			if len(lc.fds) < nfds {
+				return "", nil, nil, errors.New("agent protocol: descriptors missing")
+			}
+			for _, fd := range lc.fds[:nfds] {
+				files = append(files, os.NewFile(uintptr(fd), "passed"))
+			}
+			lc.fds = lc.fds[nfds:]
+			return f[0], payload, files, nil
+		}
+		if len(lc.buf)-lc.r > 4096 {
+			return "", nil, nil, errors.New("agent protocol: header line too long")
+		}
+		if err := lc.fill(); err != nil {
+			return "", nil, nil, unexpected(err)
+		}
+	}
+}
+
+func (lc *localConn) recvJSON(want string, v any) ([]*os.File, error) {
+	typ, payload, files, err := lc.recv()
+	if err != nil {
+		return nil, err
+	}
+	if typ == "error" {
+		closeFiles(files)
+		return nil, errors.New(string(payload))
+	}
+	if typ != want {
+		closeFiles(files)
+		return nil, fmt.Errorf("agent protocol: got %s, want %s", typ, want)
+	}
+	if err := json.Unmarshal(payload, v); err != nil {
+		closeFiles(files)
+		return nil, fmt.Errorf("agent protocol: decode %s: %w", want, err)
+	}
+	return files, nil
+}
+
+func closeFiles(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
+}
+
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}

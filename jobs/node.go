@@ -1,0 +1,629 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"github.com/distmesh/distmesh/landlock"
+	"github.com/distmesh/distmesh/transport"
+)
+
+// Limits on what one job may ask of a node.
+const (
+	maxEntries    = 100_000
+	maxFileSize   = 256 << 20
+	maxJobInput   = 2 << 30
+	maxOutputSize = 1 << 30
+	maxStdio      = 4 << 20
+)
+
+// NodeConfig configures a Node.
+type NodeConfig struct {
+	Name      string
+	WorkDir   string // job trees; must be on the store's file system
+	Store     *Store
+	Compilers []*Compiler
+	Slots     int
+	Queue     int             // jobs that may wait for a slot; more are refused as busy
+	Limits    landlock.Limits // per job
+	UID, GID  int             // the unprivileged ids compilers run as (0: the daemon's)
+	Logger    *slog.Logger
+}
+
+// Node runs other machines' compiles, each in a private root of its own,
+// confined by package landlock.
+type Node struct {
+	cfg       NodeConfig
+	log       *slog.Logger
+	compilers map[string]*Compiler
+	slots     chan struct{}
+	waiting   atomic.Int32
+	seq       atomic.Uint64
+
+	// mu protects the following.
+	mu         sync.Mutex
+	installSum map[string]Hash // node files' hashes, for manifest entries over them
+	stats      NodeStats
+}
+
+// NodeStats counts what a node did for others.
+type NodeStats struct {
+	Served   int64 `json:"jobs_served"`
+	Failed   int64 `json:"jobs_failed"`  // the compiler exited non-zero
+	Refused  int64 `json:"jobs_refused"` // invalid or over a limit
+	Busy     int64 `json:"jobs_busy"`    // refused because every slot and queue place was taken
+	Running  int   `json:"jobs_running"`
+	BlobsIn  int64 `json:"blobs_received"`
+	BlobHits int64 `json:"blob_hits"`
+	BytesIn  int64 `json:"bytes_in"`
+	BytesOut int64 `json:"bytes_out"`
+}
+
+// NewNode prepares a node; it serves through Subsystem.
+func NewNode(cfg NodeConfig) (*Node, error) {
+	if cfg.Slots < 1 {
+		cfg.Slots = 1
+	}
+	if cfg.Queue < 0 {
+		cfg.Queue = 0
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
+		return nil, fmt.Errorf("create %s: %w", cfg.WorkDir, err)
+	}
+	// Job trees left by a crash.
+	if ents, err := os.ReadDir(cfg.WorkDir); err == nil {
+		for _, e := range ents {
+			os.RemoveAll(filepath.Join(cfg.WorkDir, e.Name()))
+		}
+	}
+	n := &Node{cfg: cfg, log: cfg.Logger, compilers: map[string]*Compiler{}, slots: make(chan struct{}, cfg.Slots), installSum: map[string]Hash{}}
+	for _, c := range cfg.Compilers {
+		n.compilers[c.ID] = c
+	}
+	return n, nil
+}
+
+// Compilers lists the compilers this node runs.
+func (n *Node) Compilers() []*Compiler {
+	out := make([]*Compiler, 0, len(n.compilers))
+	for _, c := range n.compilers {
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b *Compiler) int { return strings.Compare(a.Path, b.Path) })
+	return out
+}
+
+// Stats returns the node's counters.
+func (n *Node) Stats() NodeStats {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	s := n.stats
+	s.Running = len(n.slots)
+	return s
+}
+
+// Slots is how many jobs the node runs at once; Running how many run now.
+func (n *Node) Slots() int   { return n.cfg.Slots }
+func (n *Node) Running() int { return len(n.slots) }
+
+func (n *Node) count(f func(*NodeStats)) {
+	n.mu.Lock()
+	f(&n.stats)
+	n.mu.Unlock()
+}
+
+// Subsystem is the compile subsystem, for transport.ServerConfig.
+func (n *Node) Subsystem() transport.Subsystem {
+	return transport.Subsystem{Name: transport.SubsystemCompile, Min: compileVersion, Max: compileVersion, Handle: n.serve}
+}
+
+// ErrBusy is the refusal of a node whose slots and queue are full.
+var ErrBusy = errors.New("node busy")
+
+// nodeJob is a validated job.
+type nodeJob struct {
+	req      *JobRequest
+	comp     *Compiler
+	analysis Analysis
+	entries  []Entry        // what to create, install duplicates dropped
+	outputs  []string       // physical paths of the outputs, in analysis order
+	named    []string       // the outputs as named in the arguments
+	writable []string       // physical output directories
+	sizes    map[Hash]int64 // expected sizes of contents
+}
+
+func (n *Node) serve(ctx context.Context, st *transport.Stream, peer transport.Peer) error {
+	start := time.Now()
+	var req JobRequest
+	if err := st.RecvJSON("job", &req); err != nil {
+		return err
+	}
+	job, err := n.admit(&req)
+	if err != nil {
+		n.count(func(s *NodeStats) { s.Refused++ })
+		n.log.Info("job refused", "peer", peer.Name(), "error", err)
+		return err
+	}
+	log := n.log.With("peer", peer.Name(), "job", job.req.Key().String()[:12], "source", job.analysis.Source)
+
+	var need []Hash
+	for h := range job.sizes {
+		if !n.cfg.Store.Has(h) {
+			need = append(need, h)
+		}
+	}
+	n.count(func(s *NodeStats) { s.BlobHits += int64(len(job.sizes) - len(need)) })
+	if err := st.SendJSON("need", Need{Hashes: need}); err != nil {
+		return err
+	}
+	if err := n.receiveBlobs(st, need, job.sizes); err != nil {
+		return err
+	}
+
+	release, err := n.acquire(ctx)
+	if err != nil {
+		n.count(func(s *NodeStats) { s.Busy++ })
+		return err
+	}
+	defer release()
+
+	res, outs, err := n.run(ctx, job, log)
+	if err != nil {
+		n.count(func(s *NodeStats) { s.Refused++ })
+		log.Warn("job failed to run", "error", err)
+		return err
+	}
+	res.Node = n.cfg.Name
+	// Counted before the result is sent: a client that disappears now has
+	// still been served.
+	n.count(func(s *NodeStats) {
+		s.Served++
+		if res.Exit != 0 {
+			s.Failed++
+		}
+	})
+	if err := st.SendJSON("result", res); err != nil {
+		return err
+	}
+	enc := encoderPool.Get().(*zstd.Encoder)
+	defer encoderPool.Put(enc)
+	var out int64
+	for _, data := range outs {
+		z := enc.EncodeAll(data, nil)
+		out += int64(len(z))
+		if err := st.Send("file", z); err != nil {
+			return err
+		}
+	}
+	n.count(func(s *NodeStats) { s.BytesOut += out })
+	log.Info("job done", "exit", res.Exit, "ms", res.Millis, "total_ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+// acquire waits for a slot, or refuses at once when the queue is full.
+func (n *Node) acquire(ctx context.Context) (func(), error) {
+	select {
+	case n.slots <- struct{}{}:
+		return func() { <-n.slots }, nil
+	default:
+	}
+	if int(n.waiting.Add(1)) > n.cfg.Queue {
+		n.waiting.Add(-1)
+		return nil, fmt.Errorf("%w: %d slots running, %d jobs queued", ErrBusy, n.cfg.Slots, n.cfg.Queue)
+	}
+	defer n.waiting.Add(-1)
+	select {
+	case n.slots <- struct{}{}:
+		return func() { <-n.slots }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (n *Node) receiveBlobs(st *transport.Stream, need []Hash, sizes map[Hash]int64) error {
+	want := make(map[Hash]bool, len(need))
+	for _, h := range need {
+		want[h] = true
+	}
+	var in int64
+	for range need {
+		typ, payload, err := st.Recv()
+		if err != nil {
+			return err
+		}
+		if typ != "blob" || len(payload) < len(Hash{}) {
+			return fmt.Errorf("protocol: got %s, want blob", typ)
+		}
+		var h Hash
+		copy(h[:], payload)
+		if !want[h] {
+			return fmt.Errorf("protocol: blob %s was not asked for", h)
+		}
+		delete(want, h)
+		data, err := decompress(payload[len(h):], sizes[h])
+		if err != nil {
+			return fmt.Errorf("blob %s: %w", h, err)
+		}
+		if err := n.cfg.Store.Put(h, data); err != nil {
+			return err
+		}
+		in += int64(len(payload))
+	}
+	n.count(func(s *NodeStats) { s.BlobsIn += int64(len(need)); s.BytesIn += in })
+	return nil
+}
+
+// admit validates a job against this node: its compiler, arguments,
+// environment and manifest. Nothing a client sends chooses what runs.
+func (n *Node) admit(req *JobRequest) (*nodeJob, error) {
+	comp := n.compilers[req.Compiler]
+	if comp == nil {
+		return nil, fmt.Errorf("no compiler with identity %s here", short(req.Compiler))
+	}
+	if req.Native != "" && req.Native != comp.Native {
+		return nil, errors.New("-march=native expands differently here")
+	}
+	if err := CheckEnv(req.Env); err != nil {
+		return nil, err
+	}
+	if err := CheckArgs(comp.Family, req.Args); err != nil {
+		return nil, err
+	}
+	a := Analyze(comp.Family, req.Args, req.Env)
+	if a.Local != "" {
+		return nil, fmt.Errorf("not a distributable compile: %s", a.Local)
+	}
+	if a.Native && req.Native == "" {
+		return nil, errors.New("-march=native without the client's expansion")
+	}
+	if !isCleanAbs(req.Dir) {
+		return nil, fmt.Errorf("working directory %q is not a clean absolute path", req.Dir)
+	}
+	job := &nodeJob{req: req, comp: comp, analysis: a, sizes: map[Hash]int64{}}
+	if err := n.checkEntries(job); err != nil {
+		return nil, err
+	}
+	// Resolve the outputs inside the manifest: their directories become the
+	// job's only writable places.
+	byPath := make(map[string]Entry, len(req.Entries))
+	for _, e := range req.Entries {
+		byPath[e.Path] = e
+	}
+	w := newWalker(req.Dir)
+	w.lookup = manifestLookup(byPath)
+	if _, fi, err := w.resolve(req.Dir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("working directory %s is not in the manifest", req.Dir)
+	}
+	for _, o := range a.Outputs {
+		dir, fi, err := w.resolve(path.Dir(o.Path))
+		if err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("output %s: its directory is not in the manifest", o.Path)
+		}
+		if isSystemPath(dir) || n.underInstall(comp, dir) {
+			return nil, fmt.Errorf("output %s: may not be written in %s", o.Path, dir)
+		}
+		phys := path.Join(dir, path.Base(o.Path))
+		if _, ok := byPath[phys]; ok {
+			return nil, fmt.Errorf("output %s would overwrite an input", o.Path)
+		}
+		job.named = append(job.named, o.Path)
+		job.outputs = append(job.outputs, phys)
+		if !slices.Contains(job.writable, dir) {
+			job.writable = append(job.writable, dir)
+		}
+	}
+	return job, nil
+}
+
+// checkEntries validates the manifest: clean absolute paths, each inside a
+// directory it lists (so building the tree never follows a symlink),
+// nothing over the compiler installation unless identical (then dropped),
+// nothing in the places the sandbox provides, bounded counts and sizes.
+func (n *Node) checkEntries(job *nodeJob) error {
+	entries := job.req.Entries
+	if len(entries) > maxEntries {
+		return fmt.Errorf("manifest has %d entries, more than %d", len(entries), maxEntries)
+	}
+	dirs := map[string]bool{"/": true}
+	for _, e := range entries {
+		if e.Kind == KindDir {
+			dirs[e.Path] = true
+		}
+	}
+	var total int64
+	seen := map[string]bool{}
+	for _, e := range entries {
+		if !isCleanAbs(e.Path) || e.Path == "/" {
+			return fmt.Errorf("manifest path %q is not a clean absolute path", e.Path)
+		}
+		if seen[e.Path] {
+			return fmt.Errorf("manifest lists %s twice", e.Path)
+		}
+		seen[e.Path] = true
+		if !dirs[path.Dir(e.Path)] {
+			return fmt.Errorf("manifest path %s: its directory is not listed as a directory", e.Path)
+		}
+		if isSystemPath(e.Path) {
+			return fmt.Errorf("manifest path %s: the sandbox provides it", e.Path)
+		}
+		switch e.Kind {
+		case KindDir:
+		case KindSymlink:
+			if e.Target == "" || strings.ContainsRune(e.Target, 0) || len(e.Target) > 4096 {
+				return fmt.Errorf("manifest symlink %s: bad target", e.Path)
+			}
+		case KindFile:
+			if e.Size < 0 || e.Size > maxFileSize {
+				return fmt.Errorf("manifest file %s: size %d over the limit of %d", e.Path, e.Size, maxFileSize)
+			}
+			if e.Mode&^0o7777 != 0 || e.Mode&0o6000 != 0 {
+				return fmt.Errorf("manifest file %s: mode %o not allowed", e.Path, e.Mode)
+			}
+			total += e.Size
+		default:
+			return fmt.Errorf("manifest entry %s: unknown kind %q", e.Path, e.Kind)
+		}
+		if n.overInstall(job.comp, e) {
+			// The node's own compiler files always win: an identical file is
+			// simply not created; anything else is refused.
+			if e.Kind == KindFile && n.installHash(e.Path) == e.Hash {
+				continue
+			}
+			if e.Kind == KindDir {
+				if fi, err := os.Stat(e.Path); err == nil && fi.IsDir() {
+					continue
+				}
+			}
+			if e.Kind == KindSymlink {
+				if t, err := os.Readlink(e.Path); err == nil && t == e.Target {
+					continue
+				}
+			}
+			return fmt.Errorf("manifest entry %s differs from this node's compiler installation", e.Path)
+		}
+		job.entries = append(job.entries, e)
+		if e.Kind == KindFile {
+			job.sizes[e.Hash] = e.Size
+		}
+	}
+	if total > maxJobInput {
+		return fmt.Errorf("job inputs total %d bytes, more than %d", total, maxJobInput)
+	}
+	return nil
+}
+
+// overInstall reports whether e sits on or inside the compiler's
+// installation (including the symlinks on the way to its files), where the
+// sandbox binds the node's own files.
+func (n *Node) overInstall(c *Compiler, e Entry) bool {
+	for _, p := range c.Install {
+		if e.Path == p || strings.HasPrefix(e.Path, p+"/") {
+			return true
+		}
+		// A symlink or file where the installation needs a directory.
+		if e.Kind != KindDir && strings.HasPrefix(p, e.Path+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *Node) underInstall(c *Compiler, dir string) bool {
+	for _, p := range c.Install {
+		if dir == p || strings.HasPrefix(dir, p+"/") || strings.HasPrefix(p, dir+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func (n *Node) installHash(p string) Hash {
+	n.mu.Lock()
+	h, ok := n.installSum[p]
+	n.mu.Unlock()
+	if ok {
+		return h
+	}
+	sum, err := hashFile(p)
+	if err != nil {
+		return Hash{}
+	}
+	n.mu.Lock()
+	n.installSum[p] = sum
+	n.mu.Unlock()
+	return sum
+}
+
+// isSystemPath reports whether p is where the sandbox puts its own /proc
+// and /dev.
+func isSystemPath(p string) bool {
+	for _, sys := range []string{"/proc", "/dev"} {
+		if p == sys || strings.HasPrefix(p, sys+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func isCleanAbs(p string) bool {
+	return path.IsAbs(p) && path.Clean(p) == p && !strings.ContainsRune(p, 0)
+}
+
+// run builds the job's tree, runs the compiler in the sandbox and reads
+// back the outputs.
+func (n *Node) run(ctx context.Context, job *nodeJob, log *slog.Logger) (Result, [][]byte, error) {
+	dir := filepath.Join(n.cfg.WorkDir, strconv.FormatUint(n.seq.Add(1), 10))
+	root := filepath.Join(dir, "root")
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return Result{}, nil, err
+	}
+	defer os.RemoveAll(dir)
+	if err := n.buildTree(root, job); err != nil {
+		return Result{}, nil, err
+	}
+	env := append([]string{"PATH=/usr/local/bin:/usr/bin:/bin"}, job.req.Env...)
+	spec := landlock.Spec{
+		Root:     root,
+		Install:  job.comp.Install,
+		Exec:     job.comp.Exec,
+		Writable: job.writable,
+		Dir:      job.req.Dir,
+		Argv:     append([]string{job.comp.Path}, job.req.Args...),
+		Env:      env,
+		Limits:   n.cfg.Limits,
+		UID:      n.cfg.UID,
+		GID:      n.cfg.GID,
+	}
+	var stdout, stderr cappedBuffer
+	stdout.max, stderr.max = maxStdio, maxStdio
+	start := time.Now()
+	r, err := landlock.Run(ctx, spec, &stdout, &stderr)
+	if err != nil {
+		return Result{}, nil, fmt.Errorf("sandbox: %w", err)
+	}
+	res := Result{Exit: r.ExitCode, Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Millis: time.Since(start).Milliseconds(), LimitHit: r.LimitHit}
+	if r.LimitHit != "" {
+		return Result{}, nil, fmt.Errorf("job over the node's %s limit", r.LimitHit)
+	}
+	// A failed compile may still have written some outputs (GCC keeps the
+	// dependency file): return whatever is there, as a local run leaves it.
+	var outs [][]byte
+	for i, phys := range job.outputs {
+		data, err := readOutput(filepath.Join(root, phys))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // not every compile writes every possible output
+		}
+		if err != nil {
+			return Result{}, nil, fmt.Errorf("output %s: %w", job.named[i], err)
+		}
+		res.Outputs = append(res.Outputs, OutputFile{Path: job.named[i], Size: int64(len(data))})
+		outs = append(outs, data)
+	}
+	return res, outs, nil
+}
+
+// buildTree creates the client's directories, symlinks and files under
+// root. Files are hard links to the store's variants, except inside the
+// writable directories, where they are copies: a compiler allowed to write
+// there must not be able to write into the store.
+func (n *Node) buildTree(root string, job *nodeJob) error {
+	entries := slices.Clone(job.entries)
+	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
+	for _, e := range entries {
+		p := filepath.Join(root, e.Path)
+		var err error
+		switch e.Kind {
+		case KindDir:
+			err = os.Mkdir(p, 0o755)
+		case KindSymlink:
+			err = os.Symlink(e.Target, p)
+		case KindFile:
+			if job.inWritable(e.Path) {
+				err = n.cfg.Store.Copy(e.Hash, fs.FileMode(e.Mode), e.MTime, p)
+			} else {
+				err = n.cfg.Store.Link(e.Hash, fs.FileMode(e.Mode), e.MTime, p)
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("build job tree: %w", err)
+		}
+	}
+	return nil
+}
+
+func (j *nodeJob) inWritable(p string) bool {
+	for _, d := range j.writable {
+		if strings.HasPrefix(p, d+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+// readOutput reads a compiler output safely: a regular file, not a symlink,
+// of bounded size.
+func readOutput(p string) ([]byte, error) {
+	f, err := os.OpenFile(p, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file")
+	}
+	if fi.Size() > maxOutputSize {
+		return nil, fmt.Errorf("%d bytes, over the limit of %d", fi.Size(), maxOutputSize)
+	}
+	return io.ReadAll(io.LimitReader(f, maxOutputSize+1))
+}
+
+// cappedBuffer keeps the first max bytes and marks what it dropped.
+type cappedBuffer struct {
+	bytes.Buffer
+	max       int
+	truncated bool
+}
+
+func (b *cappedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.Len(); room < len(p) {
+		if room > 0 {
+			b.Buffer.Write(p[:room])
+		}
+		if !b.truncated {
+			b.truncated = true
+			b.Buffer.WriteString("\n[distmesh: output truncated]\n")
+		}
+		return len(p), nil
+	}
+	return b.Buffer.Write(p)
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+var encoderPool = sync.Pool{New: func() any {
+	e, _ := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest), zstd.WithEncoderConcurrency(1))
+	return e
+}}
+
+var decoder, _ = zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(maxFileSize+1<<20))
+
+// decompress decodes a zstd payload that must expand to exactly size bytes.
+func decompress(z []byte, size int64) ([]byte, error) {
+	data, err := decoder.DecodeAll(z, make([]byte, 0, size))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) != size {
+		return nil, fmt.Errorf("expands to %d bytes, want %d", len(data), size)
+	}
+	return data, nil
+}

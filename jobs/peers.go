@@ -1,0 +1,330 @@
+package jobs
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/distmesh/distmesh/keys"
+	"github.com/distmesh/distmesh/transport"
+)
+
+// NodeInfo is what a node says about itself in the status exchange.
+type NodeInfo struct {
+	Name      string         `json:"name"`
+	Listen    []string       `json:"listen,omitempty"` // addresses it can be dialled at
+	Slots     int            `json:"slots"`            // 0: it serves no compiles
+	Running   int            `json:"running"`
+	Compilers []CompilerInfo `json:"compilers,omitempty"`
+	Peers     []string       `json:"peers,omitempty"` // addresses of the members it has verified
+	Load      float64        `json:"load"`            // 1-minute load average
+}
+
+// CompilerInfo is how a node advertises a compiler.
+type CompilerInfo struct {
+	ID     string `json:"id"`
+	Native string `json:"native,omitempty"`
+	Path   string `json:"path"`
+	Banner string `json:"banner"`
+	Target string `json:"target"`
+}
+
+// Peer states.
+const (
+	StateUp      = "up"
+	StateDown    = "down"
+	StateBackoff = "backoff"
+)
+
+// peer is one node this agent sends work to.
+type peer struct {
+	addr   string
+	source string // config, gossip
+
+	// mu protects the following.
+	mu       sync.Mutex
+	conn     *transport.Conn
+	member   keys.Member
+	info     NodeInfo
+	state    string
+	why      string // last failure
+	inflight int
+	failures int
+	retryAt  time.Time
+	rtt      time.Duration
+	stats    PeerStats
+}
+
+// PeerStats counts the work sent to one peer.
+type PeerStats struct {
+	Sent      int64 `json:"jobs_sent"`
+	OK        int64 `json:"jobs_ok"`
+	Failed    int64 `json:"jobs_failed"` // the compile failed there (and was redone locally)
+	Errors    int64 `json:"errors"`      // the job did not complete there
+	BytesOut  int64 `json:"bytes_out"`
+	BytesIn   int64 `json:"bytes_in"`
+	BlobsSent int64 `json:"blobs_sent"`
+	BlobHits  int64 `json:"blob_hits"`
+}
+
+// backoff grows with consecutive failures: 1s, 2s, 4s … up to a minute.
+func backoff(failures int) time.Duration {
+	d := time.Second << min(failures-1, 6)
+	d = min(d, time.Minute)
+	return d/2 + rand.N(d/2+1)
+}
+
+// fail records a failure of p and backs it off.
+func (p *peer) fail(err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.failures++
+	p.why = err.Error()
+	p.retryAt = time.Now().Add(backoff(p.failures))
+	p.state = StateBackoff
+}
+
+func (p *peer) has(compiler, native string) bool {
+	return slices.ContainsFunc(p.info.Compilers, func(c CompilerInfo) bool {
+		return c.ID == compiler && (native == "" || c.Native == native)
+	})
+}
+
+// maintain keeps a verified connection to p: it dials, exchanges status
+// every interval, and redials with backoff after failures, until ctx ends.
+func (a *Agent) maintain(ctx context.Context, p *peer) {
+	log := a.log.With("peer", p.addr)
+	for ctx.Err() == nil {
+		conn, err := a.client.Dial(ctx, p.addr)
+		if err != nil {
+			p.fail(err)
+			log.Debug("peer unreachable", "error", err)
+			if !sleep(ctx, time.Until(p.retryAt)) {
+				return
+			}
+			continue
+		}
+		if conn.Peer.Name == a.name {
+			// Ourselves, reached through a gossiped or configured address.
+			conn.Close()
+			a.forget(p)
+			return
+		}
+		p.mu.Lock()
+		p.conn, p.member, p.state, p.failures, p.why = conn, conn.Peer, StateUp, 0, ""
+		p.mu.Unlock()
+		log.Info("peer up", "node", conn.Peer.Name)
+		done := make(chan struct{})
+		go func() { conn.Wait(); close(done) }()
+		err = a.poll(ctx, p, conn, done)
+		conn.Close()
+		p.mu.Lock()
+		p.conn = nil
+		p.mu.Unlock()
+		if ctx.Err() != nil {
+			return
+		}
+		p.fail(err)
+		p.mu.Lock()
+		p.state = StateDown
+		p.mu.Unlock()
+		log.Info("peer down", "node", conn.Peer.Name, "error", err)
+		if !sleep(ctx, time.Until(p.retryAt)) {
+			return
+		}
+	}
+}
+
+// pollInterval is how often the agent exchanges status with each peer;
+// a peer that does not answer within pollTimeout is marked down.
+const (
+	pollInterval = 2 * time.Second
+	pollTimeout  = 4 * time.Second
+)
+
+func (a *Agent) poll(ctx context.Context, p *peer, conn *transport.Conn, done <-chan struct{}) error {
+	t := time.NewTicker(pollInterval)
+	defer t.Stop()
+	for {
+		if err := a.exchange(ctx, p, conn); err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-done:
+			return errors.New("connection closed")
+		case <-t.C:
+		}
+	}
+}
+
+// exchange runs one status exchange with p: revocation lists both ways,
+// this node's information out, the peer's in.
+func (a *Agent) exchange(ctx context.Context, p *peer, conn *transport.Conn) error {
+	ctx, cancel := context.WithTimeout(ctx, pollTimeout)
+	defer cancel()
+	start := time.Now()
+	var info NodeInfo
+	adopted, err := conn.Status(ctx, a.cfg.Authority, a.cfg.Authority.Revocations().Raw(), a.selfInfo(), &info)
+	if err != nil {
+		return err
+	}
+	if adopted && a.cfg.OnRevocation != nil {
+		a.cfg.OnRevocation()
+	}
+	if _, err := a.cfg.Authority.CheckHost(conn.Peer.Cert, time.Now()); err != nil {
+		return err // revoked or expired since we connected
+	}
+	p.mu.Lock()
+	p.info, p.rtt = info, time.Since(start)
+	p.mu.Unlock()
+	for _, addr := range info.Peers {
+		a.suggest(addr, "gossip")
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// addPeer starts maintaining a peer at addr unless it is known already.
+func (a *Agent) addPeer(ctx context.Context, addr, source string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.peers == nil || slices.Contains(a.cfg.Listen, addr) {
+		return
+	}
+	if _, ok := a.peers[addr]; ok {
+		return
+	}
+	p := &peer{addr: addr, source: source, state: StateDown}
+	a.peers[addr] = p
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.maintain(ctx, p)
+	}()
+}
+
+func (a *Agent) forget(p *peer) {
+	a.mu.Lock()
+	delete(a.peers, p.addr)
+	a.mu.Unlock()
+}
+
+// pick chooses a peer for a job on compiler (and native expansion): the up
+// peer with the most free slots, then the shortest round trip. It reserves
+// a slot there; the caller releases it.
+func (a *Agent) pick(compiler, native string, exclude map[*peer]bool) *peer {
+	a.mu.Lock()
+	peers := make([]*peer, 0, len(a.peers))
+	for _, p := range a.peers {
+		peers = append(peers, p)
+	}
+	a.mu.Unlock()
+	var best *peer
+	bestFree, bestRTT := 0, time.Duration(0)
+	for _, p := range peers {
+		if exclude[p] {
+			continue
+		}
+		p.mu.Lock()
+		free := p.info.Slots - p.inflight
+		ok := p.state == StateUp && p.conn != nil && free > 0 && p.has(compiler, native)
+		rtt := p.rtt
+		p.mu.Unlock()
+		if ok && (best == nil || free > bestFree || free == bestFree && rtt < bestRTT) {
+			best, bestFree, bestRTT = p, free, rtt
+		}
+	}
+	if best == nil {
+		return nil
+	}
+	best.mu.Lock()
+	defer best.mu.Unlock()
+	if best.info.Slots-best.inflight <= 0 {
+		return nil // taken meanwhile
+	}
+	best.inflight++
+	return best
+}
+
+// release gives back a slot reserved by pick.
+func (a *Agent) release(p *peer) {
+	p.mu.Lock()
+	p.inflight--
+	p.mu.Unlock()
+	a.notify()
+}
+
+// PeerStatus describes a peer for status and peers commands.
+type PeerStatus struct {
+	Name      string    `json:"name"`
+	Addresses []string  `json:"addresses"`
+	Source    string    `json:"source"`
+	Verified  bool      `json:"verified"`
+	State     string    `json:"state"`
+	Why       string    `json:"why,omitempty"`
+	Slots     int       `json:"slots"`
+	Running   int       `json:"running"`
+	Inflight  int       `json:"inflight"`
+	Load      float64   `json:"load"`
+	RTTMillis float64   `json:"rtt_ms"`
+	Compilers []string  `json:"compilers,omitempty"`
+	Stats     PeerStats `json:"stats"`
+}
+
+func (a *Agent) peerStatus() []PeerStatus {
+	a.mu.Lock()
+	peers := make([]*peer, 0, len(a.peers))
+	for _, p := range a.peers {
+		peers = append(peers, p)
+	}
+	a.mu.Unlock()
+	out := make([]PeerStatus, 0, len(peers))
+	for _, p := range peers {
+		p.mu.Lock()
+		ps := PeerStatus{
+			Name: p.member.Name, Addresses: []string{p.addr}, Source: p.source,
+			Verified: p.state == StateUp && p.conn != nil, State: p.state, Why: p.why,
+			Slots: p.info.Slots, Running: p.info.Running, Inflight: p.inflight, Load: p.info.Load,
+			RTTMillis: float64(p.rtt.Microseconds()) / 1000, Stats: p.stats,
+		}
+		for _, c := range p.info.Compilers {
+			ps.Compilers = append(ps.Compilers, c.Path+" "+short(c.ID))
+		}
+		if ps.Name == "" {
+			ps.Name = "?"
+		}
+		p.mu.Unlock()
+		out = append(out, ps)
+	}
+	slices.SortFunc(out, func(a, b PeerStatus) int {
+		if a.Name != b.Name {
+			if a.Name < b.Name {
+				return -1
+			}
+			return 1
+		}
+		if a.Addresses[0] < b.Addresses[0] {
+			return -1
+		}
+		return 1
+	})
+	return out
+}

@@ -1,0 +1,126 @@
+package jobs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// searchCache remembers a compiler's include search path for a set of
+// search-affecting arguments.
+type searchCache struct {
+	// mu protects the following.
+	mu sync.Mutex
+	m  map[string]searchPath
+}
+
+type searchPath struct {
+	quote, bracket []string
+}
+
+// searchOptions are the options that change where the preprocessor looks,
+// with whether they take a separate value.
+var searchOptions = map[string]bool{
+	"-I": true, "-iquote": true, "-isystem": true, "-idirafter": true, "-iprefix": true,
+	"-iwithprefix": true, "-iwithprefixbefore": true, "--sysroot": true, "-isysroot": true,
+	"-target": true, "-imultilib": true, "-imultiarch": true,
+	"-nostdinc": false, "-nostdinc++": false, "-nostdlibinc": false, "-nobuiltininc": false,
+	"-m32": false, "-m64": false, "-mx32": false, "-m16": false,
+}
+
+// searchArgs keeps the arguments that affect the include search path.
+func searchArgs(args []string) []string {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if sep, ok := searchOptions[a]; ok {
+			out = append(out, a)
+			if sep && i+1 < len(args) {
+				i++
+				out = append(out, args[i])
+			}
+			continue
+		}
+		for _, prefix := range []string{"-I", "-iquote", "-isystem", "-idirafter", "--sysroot=", "-isysroot", "--target=", "-stdlib=", "--gcc-toolchain="} {
+			if strings.HasPrefix(a, prefix) {
+				out = append(out, a)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// dirs returns the quote and bracket include directories the compiler
+// searches for job, asking the compiler itself (cpp -v) once per distinct
+// set of search options.
+func (sc *searchCache) dirs(ctx context.Context, comp *Compiler, job *wrapJob) (quote, bracket []string, err error) {
+	args := searchArgs(job.Args)
+	var env []string
+	for _, e := range job.Env {
+		for _, v := range []string{"CPATH=", "C_INCLUDE_PATH=", "CPLUS_INCLUDE_PATH=", "OBJC_INCLUDE_PATH="} {
+			if strings.HasPrefix(e, v) {
+				env = append(env, e)
+			}
+		}
+	}
+	key := strings.Join(append(append([]string{comp.ID, comp.Name, job.Lang, job.Dir}, args...), env...), "\x00")
+	sc.mu.Lock()
+	sp, ok := sc.m[key]
+	sc.mu.Unlock()
+	if ok {
+		return sp.quote, sp.bracket, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	lang := job.Lang
+	if lang == "" {
+		lang = "c"
+	}
+	cmd := exec.CommandContext(ctx, comp.Path, append(args, "-x", lang, "-E", "-v", "-o", "/dev/null", "-")...)
+	cmd.Dir = job.Dir
+	cmd.Env = append(probeEnv(), env...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, nil, fmt.Errorf("include search path: %s -E -v: %v: %s", comp.Path, err, firstLine(stderr.String()))
+	}
+	sp = parseSearchPath(stderr.String(), job.Dir)
+	sc.mu.Lock()
+	if sc.m == nil {
+		sc.m = map[string]searchPath{}
+	}
+	sc.m[key] = sp
+	sc.mu.Unlock()
+	return sp.quote, sp.bracket, nil
+}
+
+// parseSearchPath reads the search lists that cpp -v prints.
+func parseSearchPath(out, dir string) searchPath {
+	var sp searchPath
+	var cur *[]string
+	for _, line := range strings.Split(out, "\n") {
+		switch {
+		case strings.HasPrefix(line, `#include "..." search starts here:`):
+			cur = &sp.quote
+		case strings.HasPrefix(line, `#include <...> search starts here:`):
+			cur = &sp.bracket
+		case strings.HasPrefix(line, "End of search list."):
+			cur = nil
+		case cur != nil && strings.HasPrefix(line, " "):
+			d := strings.TrimSpace(line)
+			d = strings.TrimSuffix(d, " (framework directory)")
+			if !filepath.IsAbs(d) {
+				// Not cleaned: "dir/.." must be walked, not folded.
+				d = dir + "/" + d
+			}
+			*cur = append(*cur, d)
+		}
+	}
+	return sp
+}

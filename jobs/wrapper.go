@@ -1,0 +1,439 @@
+package jobs
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/distmesh/distmesh/internal/renameio"
+)
+
+// Wrap runs one compiler invocation for the user: name is the compiler as
+// given (cc, /usr/bin/gcc-12, x86_64-linux-gnu-gcc) and args everything
+// after it, untouched. A distributable compile goes to the agent of home;
+// anything else, or any failure on the way, becomes the local compile
+// (this process is replaced by the compiler), so the build sees exactly
+// what the local compiler would have done. Wrap returns only to report an
+// exit status.
+func Wrap(home, name string, args []string) int {
+	w := &wrapper{home: home, name: name, args: args, fallback: os.Getenv("DISTMESH_FALLBACK") != "0"}
+	w.debug = os.Getenv("DISTMESH_LOG") == "debug"
+	real, masq, err := RealCompiler(name)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "distmesh: %v\n", err)
+		return 127
+	}
+	w.real = real
+	if len(masq) > 0 {
+		// The real compiler must not meet distmesh again in PATH: GCC
+		// looks itself up there to find cc1, and would find the link.
+		os.Setenv("PATH", strings.Join(slices.DeleteFunc(filepath.SplitList(os.Getenv("PATH")), func(d string) bool {
+			return slices.Contains(masq, d)
+		}), string(os.PathListSeparator)))
+	}
+	return w.run()
+}
+
+type wrapper struct {
+	home, name, real string
+	args             []string
+	fallback, debug  bool
+	conn             *localConn
+}
+
+func (w *wrapper) logf(format string, args ...any) {
+	if w.debug {
+		fmt.Fprintf(os.Stderr, "distmesh: "+format+"\n", args...)
+	}
+}
+
+// local replaces this process with the local compiler. The agent
+// connection, when open, is inherited: it holds the local slot the agent
+// granted until the compiler exits.
+func (w *wrapper) local(why string) int {
+	w.logf("compiling %s locally: %s", w.name, why)
+	argv0 := w.name
+	if w.conn != nil {
+		if raw, err := w.conn.c.SyscallConn(); err == nil {
+			raw.Control(func(fd uintptr) { unix.FcntlInt(fd, unix.F_SETFD, 0) })
+		}
+	}
+	err := syscall.Exec(w.real, append([]string{argv0}, w.args...), os.Environ())
+	fmt.Fprintf(os.Stderr, "distmesh: run %s: %v\n", w.real, err)
+	return 127
+}
+
+func (w *wrapper) run() int {
+	family := guessFamily(w.name)
+	args, err := ExpandResponseFiles(family, w.args, os.ReadFile)
+	if err != nil {
+		return w.local(err.Error())
+	}
+	a := Analyze(family, args, os.Environ())
+	if a.Local != "" {
+		return w.local(a.Local)
+	}
+	if err := CheckArgs(family, a.Args); err != nil {
+		return w.local(err.Error())
+	}
+	env, why := CompileEnv(os.Environ())
+	if why != "" {
+		return w.local(why)
+	}
+	for _, o := range a.Outputs {
+		if strings.HasPrefix(o.Path, "/dev/") || strings.HasPrefix(o.Path, "/proc/") {
+			return w.local("output to " + o.Path)
+		}
+	}
+	fi, err := os.Stat(w.real)
+	if err != nil {
+		return w.local(err.Error())
+	}
+	c, err := net.DialTimeout("unix", SocketPath(w.home), time.Second)
+	if err != nil {
+		if !w.fallback {
+			fmt.Fprintf(os.Stderr, "distmesh: no agent at %s (%v): start `distmesh join`, or unset DISTMESH_FALLBACK=0\n", SocketPath(w.home), err)
+			return 1
+		}
+		return w.local("no agent: " + err.Error())
+	}
+	w.conn = newLocalConn(c.(*net.UnixConn))
+	defer w.conn.Close()
+
+	hello := wrapHello{Compiler: w.real, Stamp: stampOf(fi), Name: filepath.Base(w.name), Native: a.Native, Fallback: w.fallback, Source: a.Source}
+	if err := w.conn.sendJSON("hello", hello); err != nil {
+		return w.local("agent: " + err.Error())
+	}
+	typ, payload, files, err := w.conn.recv()
+	closeFiles(files)
+	switch {
+	case err != nil:
+		return w.local("agent: " + err.Error())
+	case typ == "local":
+		return w.local(reasonOf(payload))
+	case typ == "error":
+		return w.strictFailure(string(payload))
+	case typ != "go":
+		return w.local("agent protocol: " + typ)
+	}
+
+	job, inputs, err := w.prepare(a, env)
+	if err != nil {
+		// The local compile reports what is wrong (a missing header, an
+		// unreadable source) exactly as the compiler does.
+		return w.local(err.Error())
+	}
+	defer closeFiles(inputs)
+	if err := w.conn.sendJSON("job", job); err != nil {
+		return w.local("agent: " + err.Error())
+	}
+	for i := 0; i < len(inputs) || i == 0; i += maxFDsPerMessage {
+		batch := inputs[i:min(i+maxFDsPerMessage, len(inputs))]
+		if err := w.conn.send("fds", nil, batch...); err != nil {
+			return w.local("agent: " + err.Error())
+		}
+		if len(inputs) == 0 {
+			break
+		}
+	}
+	for {
+		typ, payload, files, err := w.conn.recv()
+		closeFiles(files)
+		switch {
+		case err != nil:
+			return w.local("agent: " + err.Error())
+		case typ == "open":
+			if err := w.openMore(payload); err != nil {
+				return w.local("agent: " + err.Error())
+			}
+		case typ == "local":
+			return w.local(reasonOf(payload))
+		case typ == "error":
+			return w.strictFailure(string(payload))
+		case typ == "result":
+			return w.finish(a, payload)
+		default:
+			return w.local("agent protocol: " + typ)
+		}
+	}
+}
+
+func (w *wrapper) strictFailure(msg string) int {
+	fmt.Fprintf(os.Stderr, "distmesh: %s (DISTMESH_FALLBACK=0: not compiling locally)\n", msg)
+	return 1
+}
+
+func reasonOf(payload []byte) string {
+	var l wrapLocal
+	if err := jsonUnmarshal(payload, &l); err != nil {
+		return "agent said so"
+	}
+	return l.Reason
+}
+
+// prepare runs the dependency scan and opens every input.
+func (w *wrapper) prepare(a Analysis, env []string) (*wrapJob, []*os.File, error) {
+	dir, err := syscall.Getwd() // physical, unlike os.Getwd
+	if err != nil {
+		return nil, nil, err
+	}
+	deps, err := w.scan(a)
+	if err != nil {
+		return nil, nil, err
+	}
+	job := &wrapJob{Args: a.Args, Env: env, Lang: a.Lang, Dir: dir, PWD: os.Getenv("PWD")}
+	if colorWanted(a.Args) {
+		job.Args = append(job.Args, "-fdiagnostics-color=always")
+	}
+	job.Dirs = includeDirs(a.Args)
+	for _, o := range a.Outputs {
+		job.Dirs = append(job.Dirs, path.Dir(o.Path))
+	}
+	seen := map[string]bool{}
+	var files []*os.File
+	// The time zone: __TIMESTAMP__ is the source's time in local time.
+	if _, err := os.Stat("/etc/localtime"); err == nil {
+		deps = append(deps, "/etc/localtime")
+	}
+	for _, name := range append([]string{a.Source}, deps...) {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		f, err := os.Open(name)
+		if err != nil {
+			closeFiles(files)
+			return nil, nil, err
+		}
+		job.Inputs = append(job.Inputs, name)
+		files = append(files, f)
+	}
+	return job, files, nil
+}
+
+// scan asks the compiler which files the compile reads.
+func (w *wrapper) scan(a Analysis) ([]string, error) {
+	cmd := exec.Command(w.real, a.ScanArgs...)
+	cmd.Args[0] = w.name
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("dependency scan: %v", err)
+	}
+	return ParseDeps(out.Bytes())
+}
+
+func (w *wrapper) openMore(payload []byte) error {
+	var req wrapOpen
+	if err := jsonUnmarshal(payload, &req); err != nil {
+		return err
+	}
+	var ok wrapOpened
+	var files []*os.File
+	for _, p := range req.Paths {
+		f, err := os.Open(p)
+		ok.OK = append(ok.OK, err == nil)
+		if err == nil {
+			files = append(files, f)
+		}
+	}
+	defer closeFiles(files)
+	return w.conn.sendJSON("opened", ok, files...)
+}
+
+// finish writes the outputs the wrapper itself expects, atomically, then
+// the compiler's messages, and returns its exit status.
+func (w *wrapper) finish(a Analysis, payload []byte) int {
+	var res wrapResult
+	if err := jsonUnmarshal(payload, &res); err != nil {
+		return w.local("agent: " + err.Error())
+	}
+	expected := map[string]OutputKind{}
+	for _, o := range a.Outputs {
+		expected[o.Path] = o.Kind
+	}
+	type output struct {
+		path string
+		kind OutputKind
+		data []byte
+	}
+	var outs []output
+	for _, o := range res.Outputs {
+		typ, data, files, err := w.conn.recv()
+		closeFiles(files)
+		if err != nil || typ != "out" {
+			return w.local("agent: lost the outputs")
+		}
+		kind, ok := expected[o.Path]
+		if !ok {
+			w.logf("ignoring unexpected output %s from %s", o.Path, res.Node)
+			continue
+		}
+		outs = append(outs, output{o.Path, kind, data})
+	}
+	umask := syscall.Umask(0)
+	syscall.Umask(umask)
+	for _, o := range outs {
+		write := writeOutput
+		if o.kind == KindDepsAppend {
+			write = appendOutput
+		}
+		if err := write(o.path, o.data, os.FileMode(0o666&^umask)); err != nil {
+			// Nothing half-written is left; the local compile tries again.
+			return w.local(err.Error())
+		}
+	}
+	os.Stdout.Write(res.Stdout)
+	os.Stderr.Write(res.Stderr)
+	w.logf("compiled %s on %s", a.Source, res.Node)
+	return res.Exit
+}
+
+// writeOutput replaces path atomically with data, unless path exists and
+// is not a regular file (a device, a FIFO), which is written in place as
+// the compiler would.
+func writeOutput(p string, data []byte, perm os.FileMode) error {
+	if fi, err := os.Stat(p); err == nil && !fi.Mode().IsRegular() {
+		f, err := os.OpenFile(p, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		_, err = f.Write(data)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	f, err := renameio.TempFile(p)
+	if err != nil {
+		return err
+	}
+	defer f.Cleanup()
+	if _, err := f.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	return f.CloseAtomicallyReplace(perm)
+}
+
+// appendOutput appends data to path, as GCC appends to the file named by
+// DEPENDENCIES_OUTPUT; the node started from an empty one.
+func appendOutput(p string, data []byte, perm os.FileMode) error {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, perm)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// includeDirs lists the include directories named in args.
+func includeDirs(args []string) []string {
+	var dirs []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		for _, opt := range []string{"-I", "-iquote", "-isystem", "-idirafter"} {
+			if a == opt && i+1 < len(args) {
+				dirs = append(dirs, args[i+1])
+				i++
+				break
+			}
+			if strings.HasPrefix(a, opt) && len(a) > len(opt) && (opt != "-I" || !strings.HasPrefix(a, "-I-")) {
+				dirs = append(dirs, a[len(opt):])
+				break
+			}
+		}
+	}
+	return dirs
+}
+
+// colorWanted reports whether a local compile would colour its messages
+// (stderr is a terminal, no explicit choice in args) — then the remote one
+// must be told to.
+func colorWanted(args []string) bool {
+	if os.Getenv("TERM") == "dumb" || !isTerminal(os.Stderr) {
+		return false
+	}
+	for _, a := range args {
+		if strings.HasPrefix(a, "-fdiagnostics-color") || strings.HasPrefix(a, "-fno-diagnostics-color") ||
+			strings.HasPrefix(a, "-fcolor-diagnostics") || strings.HasPrefix(a, "-fno-color-diagnostics") {
+			return false
+		}
+	}
+	return true
+}
+
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
+
+// guessFamily guesses a compiler's family from its name, for deciding
+// locally whether a command line is a distributable compile; the agent
+// knows the real family.
+func guessFamily(name string) Family {
+	if strings.Contains(filepath.Base(name), "clang") {
+		return FamilyClang
+	}
+	return FamilyGCC
+}
+
+// RealCompiler finds the compiler a name stands for: a path is taken as
+// is; a bare name is looked up in PATH, skipping every entry that is this
+// program (a masquerade directory), so the wrapper never calls itself. It
+// also returns the PATH directories it skipped.
+func RealCompiler(name string) (real string, masquerade []string, err error) {
+	isSelf := selfChecker()
+	if strings.Contains(name, "/") {
+		if isSelf(name) {
+			return "", nil, fmt.Errorf("%s is distmesh itself: name the real compiler", name)
+		}
+		if _, err := os.Stat(name); err != nil {
+			return "", nil, fmt.Errorf("compiler %s: %w", name, err)
+		}
+		return name, nil, nil
+	}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		if dir == "" {
+			dir = "."
+		}
+		p := filepath.Join(dir, name)
+		fi, err := os.Stat(p)
+		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+			continue
+		}
+		if isSelf(p) {
+			masquerade = append(masquerade, dir)
+			continue
+		}
+		return p, masquerade, nil
+	}
+	return "", nil, fmt.Errorf("compiler %q not found in PATH (distmesh's own masquerade entries are skipped)", name)
+}
+
+// selfChecker returns a function reporting whether a path is this program.
+func selfChecker() func(string) bool {
+	self, err := os.Executable()
+	if err == nil {
+		self, err = filepath.EvalSymlinks(self)
+	}
+	return func(p string) bool {
+		r, rerr := filepath.EvalSymlinks(p)
+		return err == nil && rerr == nil && r == self
+	}
+}
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
