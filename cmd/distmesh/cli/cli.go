@@ -15,6 +15,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/distmesh/distmesh/jobs"
 )
 
 // errUsage marks errors in how a command was called (exit status 2).
@@ -38,13 +40,34 @@ func commands() []command {
 		{"init", "[--name NAME]", "create a new mesh on this machine (the issuer)", runInit},
 		{"join", "[TOKEN] [--listen ADDR] [--client-only]", "enroll with a token, then run this node; without a token, run an enrolled node", runJoin},
 		{"keys", "add|list|revoke|renew|show", "manage the mesh's machines and this node's certificates", runKeys},
+		{"status", "[--json]", "this node's peers, jobs sent and served, local compiles and why", runStatus},
+		{"masquerade", "DIR", "fill DIR with compiler names that run through distmesh", runMasquerade},
+		{"doctor", "", "what this machine enforces for remote compiles, and the compilers it serves", runDoctor},
 		{"help", "", "show this help", nil},
 	}
 }
 
-// Main runs the command line args (without the program name) and returns the
-// process's exit status.
-func Main(args []string) int {
+// Main runs the command line (os.Args) and returns the process's exit
+// status. Invoked under a compiler's name (a masquerade link), or with a
+// first argument that is not a distmesh command (distmesh gcc -c x.c,
+// distmesh /usr/bin/gcc-12 …, CMake's COMPILER_LAUNCHER form), it wraps that
+// compiler; `distmesh -- NAME ARGS…` does so for a compiler whose name is a
+// distmesh command. A compiler's arguments are never parsed as distmesh's.
+func Main(argv []string) int {
+	if name, ok := asCompiler(argv[0]); ok {
+		return jobs.Wrap(compilerHome(), name, argv[1:])
+	}
+	args := argv[1:]
+	if len(args) > 0 && args[0] == "--" {
+		if len(args) < 2 {
+			fmt.Fprintln(os.Stderr, "distmesh: usage: distmesh -- COMPILER ARGS…")
+			return 2
+		}
+		return jobs.Wrap(compilerHome(), args[1], args[2:])
+	}
+	if len(args) > 0 && !isCommand(args[0]) && !strings.HasPrefix(args[0], "-") {
+		return jobs.Wrap(compilerHome(), args[0], args[1:])
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	e := &env{stdout: os.Stdout, stderr: os.Stderr}
@@ -73,6 +96,15 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
+func isCommand(name string) bool {
+	for _, c := range commands() {
+		if c.name == name {
+			return true
+		}
+	}
+	return false
+}
+
 func run(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(e.stdout)
@@ -95,6 +127,7 @@ func usage(w io.Writer) {
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-8s %-42s %s\n", c.name, c.args, c.summary)
 	}
+	fmt.Fprintln(w, "  COMPILER ARGS…                                                      compile through the mesh: distmesh gcc -c x.c")
 	fmt.Fprintln(w, "\nEvery command takes --home DIR (or DISTMESH_HOME); the default is", defaultHome()+".")
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/distmesh/distmesh/internal/renameio"
+	"github.com/distmesh/distmesh/landlock"
 )
 
 // Config is DIR/config.toml. Every field has a default; unknown keys are an
@@ -33,13 +34,46 @@ type Config struct {
 	Slots int `toml:"slots"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `toml:"log_level"`
+	// Compilers are compilers to serve besides those found in PATH.
+	Compilers []string `toml:"compilers"`
+	// StoreSize bounds the store of file contents received from clients.
+	StoreSize ByteSize `toml:"store_size"`
+	// User is the account compilers run as when the node runs as root
+	// (default: a "distmesh" system user, else an unused uid).
+	User string `toml:"user"`
+	// MinConfinement is the least sandboxing this node serves compiles
+	// with: "full" (the default), "partial" or "none".
+	MinConfinement landlock.Level `toml:"min_confinement"`
+}
+
+// ByteSize is a size in bytes, written as 1073741824, "1GiB", "512MiB" or
+// "500MB".
+type ByteSize int64
+
+func (b *ByteSize) UnmarshalText(t []byte) error {
+	s := strings.TrimSpace(string(t))
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"TB", 1e12}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}, {"", 1}}
+	for _, u := range units {
+		if num, ok := strings.CutSuffix(s, u.suffix); ok {
+			var n float64
+			if _, err := fmt.Sscanf(strings.TrimSpace(num), "%g", &n); err != nil || n < 0 {
+				break
+			}
+			*b = ByteSize(n * float64(u.mult))
+			return nil
+		}
+	}
+	return fmt.Errorf("size %q: want a number of bytes, or one with a unit such as 4GiB or 500MB", s)
 }
 
 // DefaultListen is the default SSH port of a node.
 const DefaultListen = ":3633"
 
 func defaultConfig() Config {
-	return Config{Listen: DefaultListen, Slots: runtime.NumCPU(), LogLevel: "info"}
+	return Config{Listen: DefaultListen, Slots: runtime.NumCPU(), LogLevel: "info", StoreSize: 4 << 30, MinConfinement: landlock.LevelFull}
 }
 
 // Validate checks the values that decoding cannot.
@@ -54,6 +88,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Slots < 1 {
 		return fmt.Errorf("slots = %d: want at least 1", c.Slots)
+	}
+	if c.StoreSize < 64<<20 {
+		return fmt.Errorf("store_size = %d: want at least 64MiB", c.StoreSize)
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -8,13 +8,17 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/distmesh/distmesh/jobs"
 	"github.com/distmesh/distmesh/keys"
+	"github.com/distmesh/distmesh/landlock"
 	"github.com/distmesh/distmesh/transport"
 )
 
@@ -165,35 +169,59 @@ func runNode(ctx context.Context, e *env, cfg Config) error {
 	}
 	log = log.With("node", id.Name)
 
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (is another program using the port? set listen in config.toml or --listen)", cfg.Listen, err)
+	}
+	defer ln.Close()
+	addrs := dialableAddrs(ln.Addr())
+
 	var subs []transport.Subsystem
 	var tokens transport.TokenChecker
 	if store.IsIssuer() {
 		subs = append(subs, transport.EnrollSubsystem(store, auth, time.Now))
 		tokens = store.CheckToken
 	}
-	srv, err := transport.NewServer(transport.ServerConfig{
+	var node *jobs.Node
+	if !cfg.ClientOnly {
+		if node, err = newNode(ctx, e.home, id.Name, cfg, log); err != nil {
+			return err
+		}
+		if node != nil {
+			subs = append(subs, node.Subsystem())
+		}
+	}
+	var srv *transport.Server
+	agent := jobs.NewAgent(jobs.AgentConfig{
+		Home:         e.home,
+		Identity:     id,
+		Authority:    auth,
+		Peers:        cfg.Peers,
+		Listen:       addrs,
+		LocalSlots:   cfg.Slots,
+		Node:         node,
+		OnRevocation: func() { srv.Enforce() },
+		Logger:       log,
+	})
+	srv, err = transport.NewServer(transport.ServerConfig{
 		Identity:   id,
 		Authority:  auth,
 		Tokens:     tokens,
 		Subsystems: subs,
+		Status:     agent.HandleStatus,
 		Logger:     log,
 	})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w (is another program using the port? set listen in config.toml or --listen)", cfg.Listen, err)
-	}
-	addrs := dialableAddrs(ln.Addr())
 	if err := writeState(e.home, nodeState{PID: os.Getpid(), Listen: addrs, Started: time.Now()}); err != nil {
-		ln.Close()
 		return err
 	}
-	log.Info("node running", "mesh", auth.MeshID(), "listen", strings.Join(addrs, ","), "issuer", store.IsIssuer())
+	log.Info("node running", "mesh", auth.MeshID(), "listen", strings.Join(addrs, ","), "issuer", store.IsIssuer(), "serving", node != nil)
 
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(ctx, ln) })
+	g.Go(func() error { return agent.Run(ctx) })
 	g.Go(func() error {
 		// SIGHUP: the revocation list (and, later, config) changed on disk.
 		hup := make(chan os.Signal, 1)
@@ -223,4 +251,72 @@ func notifyNode(ctx context.Context, home string) {
 	if st, ok := readState(home); ok {
 		syscall.Kill(st.PID, syscall.SIGHUP)
 	}
+}
+
+// newNode prepares this machine's compile service: the sandbox check, the
+// compilers it serves and the content store. It returns nil (and says why
+// in the log) when the machine cannot confine compiles as configured.
+func newNode(ctx context.Context, home, name string, cfg Config, log *slog.Logger) (*jobs.Node, error) {
+	uid, gid, who, err := runAs(cfg.User)
+	if err != nil {
+		return nil, err
+	}
+	report := landlock.Probe(ctx, uid, gid)
+	if !report.Meets(cfg.MinConfinement) {
+		log.Error("not serving compiles: this machine cannot confine them as required (run `distmesh doctor`)",
+			"confinement", report.Level, "required", cfg.MinConfinement, "problems", strings.Join(report.Problems, "; "))
+		return nil, nil
+	}
+	if report.Level < landlock.LevelFull {
+		log.Warn("serving compiles with reduced confinement, as min_confinement allows", "confinement", report.Level)
+	}
+	log.Info("sandbox", "confinement", report.Level, "landlock_abi", report.LandlockABI, "compilers_run_as", who)
+	comps := probeCompilers(ctx, cfg.Compilers, log)
+	store, err := jobs.OpenStore(filepath.Join(home, "store"), int64(cfg.StoreSize), log)
+	if err != nil {
+		return nil, err
+	}
+	return jobs.NewNode(jobs.NodeConfig{
+		Name:      name,
+		WorkDir:   filepath.Join(home, "jobs"),
+		Store:     store,
+		Compilers: comps,
+		Slots:     cfg.Slots,
+		Queue:     cfg.Slots,
+		Limits:    landlock.DefaultLimits(),
+		UID:       uid,
+		GID:       gid,
+		Logger:    log,
+	})
+}
+
+// probeCompilers finds and identifies the compilers this node serves.
+func probeCompilers(ctx context.Context, extra []string, log *slog.Logger) []*jobs.Compiler {
+	paths := jobs.FindCompilers(extra)
+	out := make([]*jobs.Compiler, len(paths))
+	var g errgroup.Group
+	g.SetLimit(runtime.NumCPU())
+	for i, p := range paths {
+		g.Go(func() error {
+			c, err := jobs.ProbeCompiler(ctx, p)
+			if err != nil {
+				log.Warn("compiler not served", "path", p, "error", err)
+				return nil
+			}
+			out[i] = c
+			return nil
+		})
+	}
+	g.Wait()
+	seen := map[string]bool{}
+	var comps []*jobs.Compiler
+	for _, c := range out {
+		if c != nil && !seen[c.ID] {
+			seen[c.ID] = true
+			comps = append(comps, c)
+			log.Debug("serving compiler", "path", c.Path, "id", c.Short(), "banner", c.Banner)
+		}
+	}
+	log.Info("compilers found", "count", len(comps))
+	return comps
 }

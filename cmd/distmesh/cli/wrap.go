@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/distmesh/distmesh/jobs"
+)
+
+// compilerHome is the home whose agent a compiler wrapper talks to:
+// DISTMESH_HOME, else this user's default home if its agent runs, else the
+// system-wide one.
+func compilerHome() string {
+	if h := os.Getenv("DISTMESH_HOME"); h != "" {
+		return h
+	}
+	for _, h := range []string{defaultHome(), "/var/lib/distmesh"} {
+		if _, err := os.Stat(jobs.SocketPath(h)); err == nil {
+			return h
+		}
+	}
+	return defaultHome()
+}
+
+// asCompiler reports whether this process was started under a compiler's
+// name (a masquerade link), and that name.
+func asCompiler(argv0 string) (string, bool) {
+	base := filepath.Base(argv0)
+	if base == "distmesh" || strings.HasPrefix(base, "distmesh") {
+		return "", false
+	}
+	return base, jobs.IsCompilerName(base)
+}
+
+func runMasquerade(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("masquerade", "DIR")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 1, 1, "masquerade DIR"); err != nil {
+		return err
+	}
+	dir, err := filepath.Abs(pos[0])
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if self, err = filepath.EvalSymlinks(self); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	names := []string{"cc", "c++", "gcc", "g++", "clang", "clang++"}
+	for _, p := range jobs.FindCompilers(nil) {
+		if filepath.Dir(p) != dir {
+			names = append(names, filepath.Base(p))
+		}
+	}
+	sort.Strings(names)
+	names = slices.Compact(names)
+	var made []string
+	for _, n := range names {
+		link := filepath.Join(dir, n)
+		if target, err := os.Readlink(link); err == nil && target == self {
+			made = append(made, n)
+			continue
+		}
+		if _, err := os.Lstat(link); err == nil {
+			return fmt.Errorf("%s exists and is not a distmesh link: remove it or choose another directory", link)
+		}
+		if err := os.Symlink(self, link); err != nil {
+			return err
+		}
+		made = append(made, n)
+	}
+	fmt.Fprintf(e.stdout, "%s: %s\n", dir, strings.Join(made, " "))
+	fmt.Fprintf(e.stderr, "put it first in PATH: export PATH=%s:$PATH\n", dir)
+	return nil
+}
+
+// agentRequest sends one request to the agent of home and decodes the
+// answer.
+func agentRequest(home, typ string, v any) error {
+	c, err := net.DialTimeout("unix", jobs.SocketPath(home), 2*time.Second)
+	if err != nil {
+		return fmt.Errorf("no node is running in %s: start it with `distmesh join` (%v)", home, err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := fmt.Fprintf(c, "%s 0 0\n", typ); err != nil {
+		return err
+	}
+	var hdr string
+	var size, nfds int
+	if _, err := fmt.Fscanf(c, "%s %d %d\n", &hdr, &size, &nfds); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	if hdr != typ {
+		return fmt.Errorf("agent answered %s", hdr)
+	}
+	buf := make([]byte, size)
+	if _, err := readFull(c, buf); err != nil {
+		return err
+	}
+	return json.Unmarshal(buf, v)
+}
+
+func readFull(c net.Conn, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := c.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+func runStatus(ctx context.Context, e *env, args []string) error {
+	fs := e.flags("status", "[--json]")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := wantArgs(pos, 0, 0, "status [--json]"); err != nil {
+		return err
+	}
+	var st jobs.Status
+	if err := agentRequest(e.home, "status", &st); err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	fmt.Fprintf(e.stdout, "node %s in mesh %s: %d slots, %d jobs served, %d sent, %d compiled locally\n",
+		st.Node, st.Mesh, st.Slots, st.JobsServed, st.JobsSent, st.Agent.Local)
+	if len(st.Agent.Fallbacks) > 0 {
+		fmt.Fprintln(e.stdout, "local compiles by reason:")
+		for why, n := range st.Agent.Fallbacks {
+			fmt.Fprintf(e.stdout, "  %6d  %s\n", n, why)
+		}
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PEER\tADDRESS\tSTATE\tSLOTS\tSENT\tOK\tFAILED\tERRORS\tBYTES OUT\tBYTES IN\tBLOB HITS\tRTT")
+	for _, p := range st.Peers {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1fms\n", p.Name, strings.Join(p.Addresses, ","), p.State,
+			p.Running, p.Slots, p.Stats.Sent, p.Stats.OK, p.Stats.Failed, p.Stats.Errors, p.Stats.BytesOut, p.Stats.BytesIn, p.Stats.BlobHits, p.RTTMillis)
+	}
+	return tw.Flush()
+}
