@@ -6,8 +6,14 @@ import (
 	"os"
 
 	"github.com/distmesh/distmesh/cmd/distmesh/cli"
+	"github.com/distmesh/distmesh/landlock"
 )
 
 func main() {
-	os.Exit(cli.Main(os.Args[1:]))
+	// The sandbox launcher is this binary re-executed; it must run before
+	// anything else.
+	if landlock.IsLauncher() {
+		landlock.Main()
+	}
+	os.Exit(cli.Main(os.Args))
 }

@@ -9,10 +9,16 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/distmesh/distmesh/landlock"
 )
 
-// The test binary is also the distmesh command inside the scripts.
+// The test binary is also the distmesh command inside the scripts, and the
+// sandbox launcher when a node started by a script re-executes it.
 func TestMain(m *testing.M) {
+	if landlock.IsLauncher() {
+		landlock.Main()
+	}
 	testscript.Main(m, map[string]func(){"distmesh": main})
 }
 

@@ -1,0 +1,257 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// distmeshBin builds the distmesh command once for the end-to-end tests:
+// the real binary, as users run it (masquerade links included).
+var distmeshBin = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "distmesh-e2e-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "distmesh")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// testMesh is a mesh of real nodes on 127.0.0.1, each a distmesh process
+// with a home of its own.
+type testMesh struct {
+	t     *testing.T
+	bin   string
+	dir   string
+	homes map[string]string
+	procs map[string]*exec.Cmd
+	logs  map[string]*bytes.Buffer
+}
+
+func needSandbox(t *testing.T) {
+	t.Helper()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed: the end-to-end compile tests need it")
+	}
+	out, err := exec.Command("unshare", "-U", "-m", "-n", "-p", "-f", "true").CombinedOutput()
+	if err != nil {
+		t.Skipf("user namespaces unavailable here (%v: %s): nodes cannot serve compiles; see distmesh doctor", err, out)
+	}
+}
+
+// newTestMesh creates names[0] as the issuer and enrolls the others with
+// tokens, each node listening on 127.0.0.1:0.
+func newTestMesh(t *testing.T, names ...string) *testMesh {
+	t.Helper()
+	bin, err := distmeshBin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &testMesh{t: t, bin: bin, dir: t.TempDir(), homes: map[string]string{}, procs: map[string]*exec.Cmd{}, logs: map[string]*bytes.Buffer{}}
+	t.Cleanup(m.stop)
+	for i, name := range names {
+		home := filepath.Join(m.dir, name)
+		m.homes[name] = home
+		if i == 0 {
+			m.run("init", "--home", home, "--name", name)
+			m.start(name)
+			continue
+		}
+		token := strings.TrimSpace(m.run("keys", "add", "--home", m.homes[names[0]], "--name", name))
+		m.start(name, token)
+	}
+	return m
+}
+
+// run runs a distmesh command and returns its stdout.
+func (m *testMesh) run(args ...string) string {
+	m.t.Helper()
+	cmd := exec.Command(m.bin, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		m.t.Fatalf("distmesh %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errb.String())
+	}
+	return out.String()
+}
+
+func (m *testMesh) start(name string, extra ...string) {
+	m.t.Helper()
+	home := m.homes[name]
+	args := append([]string{"join", "--home", home, "--listen", "127.0.0.1:0"}, extra...)
+	cmd := exec.Command(m.bin, args...)
+	log := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Env = append(os.Environ(), "DISTMESH_LOG=debug")
+	if err := cmd.Start(); err != nil {
+		m.t.Fatal(err)
+	}
+	m.procs[name], m.logs[name] = cmd, log
+	m.waitFor(fmt.Sprintf("node %s to start", name), func() bool {
+		_, err := os.Stat(filepath.Join(home, "agent.sock"))
+		return err == nil
+	})
+}
+
+// waitFor polls cond until it holds, failing the test after a generous
+// deadline.
+func (m *testMesh) waitFor(what string, cond func() bool) {
+	m.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			m.dumpLogs()
+			m.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// status returns a node's `distmesh status --json`.
+func (m *testMesh) status(name string) map[string]any {
+	m.t.Helper()
+	var st map[string]any
+	if err := json.Unmarshal([]byte(m.run("status", "--json", "--home", m.homes[name])), &st); err != nil {
+		m.t.Fatal(err)
+	}
+	return st
+}
+
+func (m *testMesh) counter(name, key string) int {
+	v, _ := m.status(name)[key].(float64)
+	return int(v)
+}
+
+// waitPeersUp waits until name's agent sees n verified peers with slots.
+func (m *testMesh) waitPeersUp(name string, n int) {
+	m.t.Helper()
+	m.waitFor(fmt.Sprintf("%s to see %d peers up", name, n), func() bool {
+		peers, _ := m.status(name)["peers"].([]any)
+		up := 0
+		for _, p := range peers {
+			p := p.(map[string]any)
+			if p["state"] == "up" && p["slots"].(float64) > 0 {
+				up++
+			}
+		}
+		return up >= n
+	})
+}
+
+// kill stops a node with a signal and waits for it.
+func (m *testMesh) kill(name string, sig syscall.Signal) {
+	cmd := m.procs[name]
+	if cmd == nil {
+		return
+	}
+	cmd.Process.Signal(sig)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		m.t.Errorf("node %s did not exit within 30s of %v", name, sig)
+	}
+	delete(m.procs, name)
+}
+
+func (m *testMesh) stop() {
+	for name := range m.procs {
+		m.kill(name, syscall.SIGTERM)
+	}
+	if m.t.Failed() {
+		m.dumpLogs()
+	}
+}
+
+func (m *testMesh) dumpLogs() {
+	for name, log := range m.logs {
+		m.t.Logf("--- log of %s ---\n%s", name, log.String())
+	}
+}
+
+// compileEnv is the environment for compiles through name's agent.
+func (m *testMesh) compileEnv(name string, extra ...string) []string {
+	env := append(os.Environ(), "DISTMESH_HOME="+m.homes[name])
+	return append(env, extra...)
+}
+
+func TestProjectBuildIsByteIdentical(t *testing.T) {
+	needSandbox(t)
+	if _, err := exec.LookPath("make"); err != nil {
+		t.Skip("make not installed")
+	}
+	m := newTestMesh(t, "alpha", "beta", "gamma")
+	m.waitPeersUp("gamma", 2)
+
+	src, err := filepath.Abs(filepath.Join("..", "..", "testdata", "demo", "project"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proj := filepath.Join(t.TempDir(), "wordstat")
+	if out, err := exec.Command("cp", "-a", src, proj).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	build := func(cc string, env []string) map[string][]byte {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		exec.Command("make", "-C", proj, "clean").Run()
+		cmd := exec.CommandContext(ctx, "make", "-C", proj, "-j8", "CC="+cc, "CFLAGS=-g -O2 -Wall -Wextra")
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("make CC=%q: %v\n%s", cc, err, out)
+		}
+		objs := map[string][]byte{}
+		files, _ := filepath.Glob(filepath.Join(proj, "build", "*"))
+		for _, f := range files {
+			if fi, err := os.Stat(f); err == nil && fi.Mode().IsRegular() {
+				objs[filepath.Base(f)], _ = os.ReadFile(f)
+			}
+		}
+		return objs
+	}
+	local := build("gcc", os.Environ())
+	sentBefore := m.counter("gamma", "jobs_sent")
+	remote := build(m.bin+" gcc", m.compileEnv("gamma", "DISTMESH_FALLBACK=0"))
+	sent := m.counter("gamma", "jobs_sent") - sentBefore
+	served := m.counter("alpha", "jobs_served") + m.counter("beta", "jobs_served")
+
+	if len(local) < 8 {
+		t.Fatalf("local build produced %d files", len(local))
+	}
+	for name, want := range local {
+		if got, ok := remote[name]; !ok {
+			t.Errorf("%s missing from the distributed build", name)
+		} else if !bytes.Equal(got, want) {
+			t.Errorf("%s differs: %d bytes through the mesh, %d locally", name, len(got), len(want))
+		}
+	}
+	objects := 0
+	for name := range local {
+		if strings.HasSuffix(name, ".o") {
+			objects++
+		}
+	}
+	if sent != objects || served < objects {
+		t.Errorf("%d objects, %d jobs sent by gamma, %d served by alpha and beta: want every compile remote", objects, sent, served)
+	}
+	t.Logf("%d objects identical; %d jobs sent, %d served", objects, sent, served)
+}

@@ -1,0 +1,1 @@
+const char *msg = "hello foreigner";

@@ -1,0 +1,1 @@
+#define COMPUTED_HEADER_SEEN 1

@@ -1,0 +1,3 @@
+#include <envpath.h>
+
+int envpath(void) { return ENVPATH_VALUE; }

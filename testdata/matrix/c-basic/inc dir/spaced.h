@@ -1,0 +1,1 @@
+#define SPACED_GREETING "a header in a directory with a space"

@@ -1,0 +1,2 @@
+#define LAYER_ONE 1
+#include_next <layer.h>

@@ -1,0 +1,1 @@
+#define LAYER_TWO 2

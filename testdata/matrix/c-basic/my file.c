@@ -1,0 +1,6 @@
+#include "spaced.h"
+
+const char *spaced_greeting(void)
+{
+	return SPACED_GREETING " in " __FILE__;
+}

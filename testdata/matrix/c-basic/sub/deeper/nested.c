@@ -1,0 +1,4 @@
+int nested(int x)
+{
+	return x + 1;
+}

@@ -1,0 +1,8 @@
+#include <iostream>
+#include "hello.hpp"
+
+int main()
+{
+	std::cout << MESSAGE << std::endl;
+	return 0;
+}

@@ -1,0 +1,2 @@
+/* distcc's CppError. */
+#error "not tonight dear"

@@ -1,0 +1,2 @@
+#warning "this triggers a compiler warning"
+int hashwarn;

@@ -1,0 +1,3 @@
+/* distcc's BadInclude: the dependency scan itself fails on this one. */
+#include <nosuchfilehere.h>
+int missing;

@@ -1,0 +1,3 @@
+#include <feature/feature.h>
+
+int feature_level = FEATURE_LEVEL;

@@ -1,0 +1,1 @@
+#error "feature_impl.h is probed, never included"

@@ -1,0 +1,1 @@
+#error "probed through -Isys with angle brackets, never included"

@@ -1,0 +1,3 @@
+#import <objcenv.h>
+
+int objc_env(void) { return OBJC_ENV_VALUE; }
