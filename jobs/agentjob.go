@@ -31,6 +31,8 @@ type wrapHello struct {
 	Compiler string    `json:"compiler"` // the real compiler's absolute path
 	Stamp    fileStamp `json:"stamp"`    // its driver, as the wrapper sees it
 	Name     string    `json:"name"`     // the driver's name as invoked
+	Args     []string  `json:"args"`     // the arguments, response files expanded
+	Env      []string  `json:"env"`      // the environment that matters (CompileEnv)
 	Native   bool      `json:"native,omitempty"`
 	Fallback bool      `json:"fallback"`
 	Source   string    `json:"source"`
@@ -96,6 +98,16 @@ func (a *Agent) compile(ctx context.Context, lc *localConn, h wrapHello) {
 	}
 	if fi, err := os.Stat(h.Compiler); err != nil || stampOf(fi) != h.Stamp {
 		local("the wrapper sees another compiler file than the agent")
+		return
+	}
+	// The node's own checks, with the compiler's real family: a job the
+	// node would refuse is compiled locally without asking it.
+	if a := Analyze(comp.Family, h.Args, h.Env); a.Local != "" {
+		local(a.Local)
+		return
+	}
+	if err := CheckArgs(comp.Family, h.Args); err != nil {
+		local(err.Error())
 		return
 	}
 	native := ""

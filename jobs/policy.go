@@ -35,6 +35,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // ErrRefused is wrapped by every error of CheckArgs and CheckEnv.
@@ -203,125 +204,128 @@ const fValued = `visibility|tls-model|cf-protection|fp-contract|excess-precision
 	`|sched-stalled-insns|sched-stalled-insns-dep|asan-shadow-offset|trapv-handler|openmp-version|openmp` +
 	`|strong-eval-order|lax-vector-conversions|new-alignment|fp-eval-method|sanitize-address-field-padding`
 
-// policy is the table. Each entry has its reason beside it; the first entry
+// policy is the table, compiled on first use (its regular expressions
+// would otherwise cost every distmesh process milliseconds at start). Each entry has its reason beside it; the first entry
 // that matches an argument decides.
-var policy = []rule{
-	// Always refused.
-	deny(``, "empty argument"),
-	deny(`@.*`, "reads more arguments from a file (response file)"),
-	deny(`-`, "reads the source from standard input"),
-	deny(`-wrapper`, runsCode+" around every subprocess"),
-	deny(`-fplugin.*`, loadsCode),
-	deny(`-fpass-plugin.*`, loadsCode),
-	deny(`-B.*|--prefix.*`, runsCode+" (where the driver finds cc1 and as)"),
-	deny(`-?-specs.*`, runsCode+" (spec files can run anything)"),
-	deny(`-Xclang`, "passes arguments to the compiler proper unchecked (-load loads code)"),
-	deny(`-mllvm.*`, "passes options to LLVM unchecked (some load code or write files)"),
-	deny(`-Wl(,.*)?|-Xlinker`, "linker options: linking is never distributed"),
-	deny(`-Xassembler|-Xpreprocessor`, "passes arguments to the assembler or preprocessor unchecked"),
-	deny(`-X.*`, "passes arguments to an inner tool unchecked"),
-	deny(`--config.*`, "reads options from a configuration file"),
-	deny(`-?-save-temps.*`, "writes intermediate files Analyze does not list"),
-	deny(`-dumpdir|-dumpbase|-dumpbase-ext|--dump.*`, "chooses where auxiliary outputs go"),
-	deny(`-d.*`, "dumps compiler state to files or prints it instead of compiling"),
-	deny(`-fdump-.*`, "writes dump files"),
-	deny(`-aux-info.*`, "writes prototypes to a file of the sender's choosing"),
-	deny(`-time.*`, "writes timing data to a file of the sender's choosing"),
-	deny(`-###|-v|--verbose|-?-print-.*|--version|--help.*|--target-help`, "prints driver information instead of compiling"),
-	deny(`-fcompare-debug.*`, "compiles twice and writes comparison dumps"),
-	deny(`-fopt-info.*=.*`, "writes optimization notes to a file"),
-	deny(`-ftime-trace.*`, "writes a trace file Analyze does not list"),
-	deny(`-MJ.*`, "writes a compilation database fragment"),
-	deny(`-f(no-)?([a-z-]*-)?modules?.*`, "uses module files or a module cache outside the job"),
-	deny(`-fcrash-diagnostics.*|-freport-bug.*`, "writes crash reports to files"),
-	deny(`-ivfsoverlay.*`, "overlays the file system from a file"),
-	deny(`-resource-dir.*`, "makes the driver use another runtime directory"),
-	deny(`-?-gcc-toolchain.*|--gcc-install-dir.*|--gcc-triple.*`, "makes the driver use another toolchain"),
-	deny(`-f?no-integrated-as.*`, runsCode+" (an external assembler outside the compiler identity)"),
-	deny(`-working-directory.*`, "changes the directory paths are resolved against"),
-	deny(`-fsanitize-(system-)?(ignorelist|blacklist)=.*|-fsanitize-coverage-(allowlist|blocklist|ignorelist|whitelist|blacklist)=.*`, readsHidden),
-	deny(`-f(no-)?save-optimization-record.*|-foptimization-record-.*`, "writes an optimization record file"),
-	deny(`-fcallgraph-info.*`, "writes a call graph file Analyze does not list"),
-	deny(`-fproc-stat-report.*|-fvtv-.*`, "writes statistics or log files"),
-	deny(`-fdiagnostics-(add|set)-output=.*|-fdiagnostics-format=[a-z-]*-file`, "writes diagnostics to a file"),
-	deny(`-f(thinlto-index|embed-offload-object|build-session-file|rewrite-map-file|basic-block-sections)=.*|-fapinotes.*|-fxray-.*`, readsHidden),
-	deny(`-fsycl.*|-foffload.*|-fopenmp-targets.*`, runsCode+" (offloading tools outside the compiler identity)"),
-	deny(`-E|-S|-M|-MM|-fsyntax-only|--preprocess|--assemble`, noObject),
-	deny(`-include-pch|-serialize-diagnostics`, "reads or writes a file outside the compile's inputs and outputs"),
-	deny(`-obj.*`, "Clang reads this as an -objcmt or -object option, not as -o"),
+var policy = sync.OnceValue(func() []rule {
+	return []rule{
+		// Always refused.
+		deny(``, "empty argument"),
+		deny(`@.*`, "reads more arguments from a file (response file)"),
+		deny(`-`, "reads the source from standard input"),
+		deny(`-wrapper`, runsCode+" around every subprocess"),
+		deny(`-fplugin.*`, loadsCode),
+		deny(`-fpass-plugin.*`, loadsCode),
+		deny(`-B.*|--prefix.*`, runsCode+" (where the driver finds cc1 and as)"),
+		deny(`-?-specs.*`, runsCode+" (spec files can run anything)"),
+		deny(`-Xclang`, "passes arguments to the compiler proper unchecked (-load loads code)"),
+		deny(`-mllvm.*`, "passes options to LLVM unchecked (some load code or write files)"),
+		deny(`-Wl(,.*)?|-Xlinker`, "linker options: linking is never distributed"),
+		deny(`-Xassembler|-Xpreprocessor`, "passes arguments to the assembler or preprocessor unchecked"),
+		deny(`-X.*`, "passes arguments to an inner tool unchecked"),
+		deny(`--config.*`, "reads options from a configuration file"),
+		deny(`-?-save-temps.*`, "writes intermediate files Analyze does not list"),
+		deny(`-dumpdir|-dumpbase|-dumpbase-ext|--dump.*`, "chooses where auxiliary outputs go"),
+		deny(`-d.*`, "dumps compiler state to files or prints it instead of compiling"),
+		deny(`-fdump-.*`, "writes dump files"),
+		deny(`-aux-info.*`, "writes prototypes to a file of the sender's choosing"),
+		deny(`-time.*`, "writes timing data to a file of the sender's choosing"),
+		deny(`-###|-v|--verbose|-?-print-.*|--version|--help.*|--target-help`, "prints driver information instead of compiling"),
+		deny(`-fcompare-debug.*`, "compiles twice and writes comparison dumps"),
+		deny(`-fopt-info.*=.*`, "writes optimization notes to a file"),
+		deny(`-ftime-trace.*`, "writes a trace file Analyze does not list"),
+		deny(`-MJ.*`, "writes a compilation database fragment"),
+		deny(`-f(no-)?([a-z-]*-)?modules?.*`, "uses module files or a module cache outside the job"),
+		deny(`-fcrash-diagnostics.*|-freport-bug.*`, "writes crash reports to files"),
+		deny(`-ivfsoverlay.*`, "overlays the file system from a file"),
+		deny(`-resource-dir.*`, "makes the driver use another runtime directory"),
+		deny(`-?-gcc-toolchain.*|--gcc-install-dir.*|--gcc-triple.*`, "makes the driver use another toolchain"),
+		deny(`-f?no-integrated-as.*`, runsCode+" (an external assembler outside the compiler identity)"),
+		deny(`-working-directory.*`, "changes the directory paths are resolved against"),
+		deny(`-fsanitize-(system-)?(ignorelist|blacklist)=.*|-fsanitize-coverage-(allowlist|blocklist|ignorelist|whitelist|blacklist)=.*`, readsHidden),
+		deny(`-f(no-)?save-optimization-record.*|-foptimization-record-.*`, "writes an optimization record file"),
+		deny(`-fcallgraph-info.*`, "writes a call graph file Analyze does not list"),
+		deny(`-fproc-stat-report.*|-fvtv-.*`, "writes statistics or log files"),
+		deny(`-fdiagnostics-(add|set)-output=.*|-fdiagnostics-format=[a-z-]*-file`, "writes diagnostics to a file"),
+		deny(`-f(thinlto-index|embed-offload-object|build-session-file|rewrite-map-file|basic-block-sections)=.*|-fapinotes.*|-fxray-.*`, readsHidden),
+		deny(`-fsycl.*|-foffload.*|-fopenmp-targets.*`, runsCode+" (offloading tools outside the compiler identity)"),
+		deny(`-E|-S|-M|-MM|-fsyntax-only|--preprocess|--assemble`, noObject),
+		deny(`-include-pch|-serialize-diagnostics`, "reads or writes a file outside the compile's inputs and outputs"),
+		deny(`-obj.*`, "Clang reads this as an -objcmt or -object option, not as -o"),
 
-	// Inputs and outputs.
-	allow(`[^-@].*`, "an input file, read inside the job's private root"),
-	allow(`-c|--compile`, "compiles to an object"),
-	opt("-o", "-o", pathVal, pathDoc, "writes the object, which Analyze lists"),
-	opt("--output", "--output=", pathVal, pathDoc, "writes the object, which Analyze lists"),
-	opt("-x", "-x", `c|c\+\+|objective-c|objective-c\+\+|assembler-with-cpp|none`, "a distributed language", "selects the source language"),
-	allow(`-MD|-MMD|--write-dependencies|--write-user-dependencies`, "writes the dependency file Analyze lists"),
-	opt("-MF", "-MF", pathVal, pathDoc, "names the dependency file Analyze lists"),
-	opt("-MT", "-MT", `[^-@].*`, "a target not starting with - or @", "names a target inside the dependency file"),
-	opt("-MQ", "-MQ", `[^-@].*`, "a target not starting with - or @", "names a target inside the dependency file"),
-	allow(`-MP|-MG`, "changes only the dependency file's contents"),
-	allow(`-Wp,-M?MD,[^-@,][^@,]*`, "writes the dependency file Analyze lists (Linux kernel)"),
-	allow(`-Wp(,(-D`+macroName+`(=[^,]*)?|-U`+macroName+`))+`, "defines or undefines macros through the preprocessor"),
-	deny(`-Wp(,.*)?`, "preprocessor options other than -MD/-MMD file and -D/-U may write or read files"),
-	allow(`-Wa(,(`+waHarmless+`))+`, "assembler options that change only the object"),
-	deny(`-Wa(,.*)?`, "assembler options off the harmless list may write listings or read files"),
-	allow(`-gsplit-dwarf|-gno-split-dwarf`, "writes the .dwo Analyze lists"),
-	allow(`-gsplit-dwarf=(split|single)`, "writes the .dwo Analyze lists, or none").only(clangOnly),
-	allow(`--?coverage|-f(no-)?test-coverage`, "writes the .gcno Analyze lists"),
-	allow(`-fstack-usage`, "writes the .su Analyze lists"),
+		// Inputs and outputs.
+		allow(`[^-@].*`, "an input file, read inside the job's private root"),
+		allow(`-c|--compile`, "compiles to an object"),
+		opt("-o", "-o", pathVal, pathDoc, "writes the object, which Analyze lists"),
+		opt("--output", "--output=", pathVal, pathDoc, "writes the object, which Analyze lists"),
+		opt("-x", "-x", `c|c\+\+|objective-c|objective-c\+\+|assembler-with-cpp|none`, "a distributed language", "selects the source language"),
+		allow(`-MD|-MMD|--write-dependencies|--write-user-dependencies`, "writes the dependency file Analyze lists"),
+		opt("-MF", "-MF", pathVal, pathDoc, "names the dependency file Analyze lists"),
+		opt("-MT", "-MT", `[^-@].*`, "a target not starting with - or @", "names a target inside the dependency file"),
+		opt("-MQ", "-MQ", `[^-@].*`, "a target not starting with - or @", "names a target inside the dependency file"),
+		allow(`-MP|-MG`, "changes only the dependency file's contents"),
+		allow(`-Wp,-M?MD,[^-@,][^@,]*`, "writes the dependency file Analyze lists (Linux kernel)"),
+		allow(`-Wp(,(-D`+macroName+`(=[^,]*)?|-U`+macroName+`))+`, "defines or undefines macros through the preprocessor"),
+		deny(`-Wp(,.*)?`, "preprocessor options other than -MD/-MMD file and -D/-U may write or read files"),
+		allow(`-Wa(,(`+waHarmless+`))+`, "assembler options that change only the object"),
+		deny(`-Wa(,.*)?`, "assembler options off the harmless list may write listings or read files"),
+		allow(`-gsplit-dwarf|-gno-split-dwarf`, "writes the .dwo Analyze lists"),
+		allow(`-gsplit-dwarf=(split|single)`, "writes the .dwo Analyze lists, or none").only(clangOnly),
+		allow(`--?coverage|-f(no-)?test-coverage`, "writes the .gcno Analyze lists"),
+		allow(`-fstack-usage`, "writes the .su Analyze lists"),
 
-	// Input paths, harmless in the private root.
-	opt("-I", "-I", pathVal, pathDoc, "names an include directory (input only)"),
-	opt("-isystem", "-isystem", pathVal, pathDoc, "names an include directory (input only)"),
-	opt("-iquote", "-iquote", pathVal, pathDoc, "names an include directory (input only)"),
-	opt("-idirafter", "-idirafter", pathVal, pathDoc, "names an include directory (input only)"),
-	opt("-include", "-include", pathVal, pathDoc, "includes a file (input only; the dependency scan reports it)"),
-	opt("-imacros", "-imacros", pathVal, pathDoc, "includes a file's macros (input only; the dependency scan reports it)"),
-	opt("-isysroot", "-isysroot", pathVal, pathDoc, "names the header root (input only)"),
-	opt("--sysroot", "--sysroot=", pathVal, pathDoc, "names the system root (input only)"),
-	opt("-iprefix", "", pathVal, pathDoc, "names an include prefix (input only)"),
-	opt("-iwithprefix", "", pathVal, pathDoc, "names an include directory (input only)"),
-	opt("-iwithprefixbefore", "", pathVal, pathDoc, "names an include directory (input only)"),
-	allow(`-f(debug|file|macro|profile|coverage)-prefix-map=[^@]*`, "rewrites recorded paths; opens no file"),
-	allow(`-f(no-)?profile-(arcs|abs-path|values|correction|reorder-functions|partial-training|generate|instr-generate|update=(single|atomic|prefer-atomic))`,
-		"profiling instrumentation; writes nothing at compile time"),
-	deny(`-f(no-)?(auto-profile|branch-probabilities|(cs-)?profile-[a-z-]+).*`, "reads or writes profile data at a path of the sender's choosing"),
-	allow(`-f(debug|coverage)-compilation-dir=[^@]*`, "records a directory name; opens no file"),
-	allow(`-nostdinc|-nostdinc\+\+|-nostdlibinc|-nobuiltininc`, "restricts the header search"),
+		// Input paths, harmless in the private root.
+		opt("-I", "-I", pathVal, pathDoc, "names an include directory (input only)"),
+		opt("-isystem", "-isystem", pathVal, pathDoc, "names an include directory (input only)"),
+		opt("-iquote", "-iquote", pathVal, pathDoc, "names an include directory (input only)"),
+		opt("-idirafter", "-idirafter", pathVal, pathDoc, "names an include directory (input only)"),
+		opt("-include", "-include", pathVal, pathDoc, "includes a file (input only; the dependency scan reports it)"),
+		opt("-imacros", "-imacros", pathVal, pathDoc, "includes a file's macros (input only; the dependency scan reports it)"),
+		opt("-isysroot", "-isysroot", pathVal, pathDoc, "names the header root (input only)"),
+		opt("--sysroot", "--sysroot=", pathVal, pathDoc, "names the system root (input only)"),
+		opt("-iprefix", "", pathVal, pathDoc, "names an include prefix (input only)"),
+		opt("-iwithprefix", "", pathVal, pathDoc, "names an include directory (input only)"),
+		opt("-iwithprefixbefore", "", pathVal, pathDoc, "names an include directory (input only)"),
+		allow(`-f(debug|file|macro|profile|coverage)-prefix-map=[^@]*`, "rewrites recorded paths; opens no file"),
+		allow(`-f(no-)?profile-(arcs|abs-path|values|correction|reorder-functions|partial-training|generate|instr-generate|update=(single|atomic|prefer-atomic))`,
+			"profiling instrumentation; writes nothing at compile time"),
+		deny(`-f(no-)?(auto-profile|branch-probabilities|(cs-)?profile-[a-z-]+).*`, "reads or writes profile data at a path of the sender's choosing"),
+		allow(`-f(debug|coverage)-compilation-dir=[^@]*`, "records a directory name; opens no file"),
+		allow(`-nostdinc|-nostdinc\+\+|-nostdlibinc|-nobuiltininc`, "restricts the header search"),
 
-	// Macros, language and diagnostics.
-	opt("-D", "-D", macroDef, "a macro definition", "defines a macro"),
-	opt("-U", "-U", macroName, "a macro name", "undefines a macro"),
-	allow(`-?-std=[a-z0-9+]+`, "selects the language standard"),
-	allow(`-ansi|--?pedantic(-errors)?|-trigraphs|-traditional-cpp|-undef`, "selects the language dialect"),
-	allow(`-W|-W(no-)?[A-Za-z0-9+][A-Za-z0-9+_.-]*(=[A-Za-z0-9_.,+-]*)?`, "warning options (never -Wa, -Wl, or -Wp,)"),
-	allow(`-w`, "suppresses warnings"),
-	allow(`-H|-P|-C|-CC`, "lists headers on stderr or shapes preprocessor output; writes nothing"),
-	allow(`-Q(unused-arguments|n|y)`, "silences unused-argument warnings or the .ident directive"),
+		// Macros, language and diagnostics.
+		opt("-D", "-D", macroDef, "a macro definition", "defines a macro"),
+		opt("-U", "-U", macroName, "a macro name", "undefines a macro"),
+		allow(`-?-std=[a-z0-9+]+`, "selects the language standard"),
+		allow(`-ansi|--?pedantic(-errors)?|-trigraphs|-traditional-cpp|-undef`, "selects the language dialect"),
+		allow(`-W|-W(no-)?[A-Za-z0-9+][A-Za-z0-9+_.-]*(=[A-Za-z0-9_.,+-]*)?`, "warning options (never -Wa, -Wl, or -Wp,)"),
+		allow(`-w`, "suppresses warnings"),
+		allow(`-H|-P|-C|-CC`, "lists headers on stderr or shapes preprocessor output; writes nothing"),
+		allow(`-Q(unused-arguments|n|y)`, "silences unused-argument warnings or the .ident directive"),
 
-	// Code generation.
-	allow(`-O([0-3sgz]|fast)?`, "optimization level"),
-	allow(`-g|-g[0-3]|-ggdb[0-3]?|-gdwarf(-[2-5]|32|64)?|-gline-tables-only|-gmlt|-gline-directives-only|-glldb`+
-		`|-g(no-)?(column-info|strict-dwarf|record-gcc-switches|record-command-line|pubnames|gnu-pubnames|statement-frontiers`+
-		`|variable-location-views|inline-points|internal-reset-location-views|describe-dies|simple-template-names`+
-		`|as-loc-support|as-locview-support)|-gvariable-location-views=incompat5|-gz(=(none|zlib|zlib-gnu|zstd))?`+
-		`|-gbtf|-gctf[0-2]?|-gtoggle|-gembed-source|-gdwarf-aranges`, "debug information, in the object or the .dwo Analyze lists"),
-	allow(`-frandom-seed=[^@]*`, "seeds generated symbol names; opens no file"),
-	allow(`-f(input|exec|wide-exec)-charset=[A-Za-z0-9_.:-]+`, "selects a character set by name (no path)"),
-	allow(`-finstrument-functions-exclude-(file|function)-list=[^@]*`, "matches names; opens no file"),
-	allow(`-f(no-)?diagnostics-[a-z0-9-]+(=[A-Za-z0-9_.,:-]+)?`, "formats diagnostics on stderr"),
-	allow(`-f(no-)?(`+fValued+`)=`+plainVal, "feature option with a plain value (no path)"),
-	allow(`-f?integrated-as`, "Clang's built-in assembler, part of the compiler").only(clangOnly),
-	allow(`-f(no-)?[A-Za-z0-9][A-Za-z0-9+_.-]*`, "feature option without a value (the writing and loading ones are refused above)"),
-	allow(`-m(no-)?[A-Za-z0-9][A-Za-z0-9_.+-]*(=`+plainVal+`)?`, "target code generation option"),
-	opt("--param", "--param=", `[a-z0-9_-]+=[A-Za-z0-9_-]+`, "name=value", "tunes an optimization parameter"),
-	opt("-target", "--target=", `[A-Za-z0-9_][A-Za-z0-9_.-]*`, "a target triple", "selects the target").only(clangOnly),
-	allow(`-?-stdlib=(libc\+\+|libstdc\+\+|platform)`, "selects the C++ library headers").only(clangOnly),
-	allow(`-pipe|-pthread|-no-canonical-prefixes`, "driver plumbing; writes nothing"),
-	allow(`-p|-pg`, "profiling instrumentation; writes nothing at compile time"),
-	allow(`-static|-shared|-rdynamic|-no-pie|-pie|-static-pie|-nostdlib|-nodefaultlibs|-nostartfiles|-s`, "link-time only; ignored with -c"),
-}
+		// Code generation.
+		allow(`-O([0-3sgz]|fast)?`, "optimization level"),
+		allow(`-g|-g[0-3]|-ggdb[0-3]?|-gdwarf(-[2-5]|32|64)?|-gline-tables-only|-gmlt|-gline-directives-only|-glldb`+
+			`|-g(no-)?(column-info|strict-dwarf|record-gcc-switches|record-command-line|pubnames|gnu-pubnames|statement-frontiers`+
+			`|variable-location-views|inline-points|internal-reset-location-views|describe-dies|simple-template-names`+
+			`|as-loc-support|as-locview-support)|-gvariable-location-views=incompat5|-gz(=(none|zlib|zlib-gnu|zstd))?`+
+			`|-gbtf|-gctf[0-2]?|-gtoggle|-gembed-source|-gdwarf-aranges`, "debug information, in the object or the .dwo Analyze lists"),
+		allow(`-frandom-seed=[^@]*`, "seeds generated symbol names; opens no file"),
+		allow(`-f(input|exec|wide-exec)-charset=[A-Za-z0-9_.:-]+`, "selects a character set by name (no path)"),
+		allow(`-finstrument-functions-exclude-(file|function)-list=[^@]*`, "matches names; opens no file"),
+		allow(`-f(no-)?diagnostics-[a-z0-9-]+(=[A-Za-z0-9_.,:-]+)?`, "formats diagnostics on stderr"),
+		allow(`-f(no-)?(`+fValued+`)=`+plainVal, "feature option with a plain value (no path)"),
+		allow(`-f?integrated-as`, "Clang's built-in assembler, part of the compiler").only(clangOnly),
+		allow(`-f(no-)?[A-Za-z0-9][A-Za-z0-9+_.-]*`, "feature option without a value (the writing and loading ones are refused above)"),
+		allow(`-m(no-)?[A-Za-z0-9][A-Za-z0-9_.+-]*(=`+plainVal+`)?`, "target code generation option"),
+		opt("--param", "--param=", `[a-z0-9_-]+=[A-Za-z0-9_-]+`, "name=value", "tunes an optimization parameter"),
+		opt("-target", "--target=", `[A-Za-z0-9_][A-Za-z0-9_.-]*`, "a target triple", "selects the target").only(clangOnly),
+		allow(`-?-stdlib=(libc\+\+|libstdc\+\+|platform)`, "selects the C++ library headers").only(clangOnly),
+		allow(`-pipe|-pthread|-no-canonical-prefixes`, "driver plumbing; writes nothing"),
+		allow(`-p|-pg`, "profiling instrumentation; writes nothing at compile time"),
+		allow(`-static|-shared|-rdynamic|-no-pie|-pie|-static-pie|-nostdlib|-nodefaultlibs|-nostartfiles|-s`, "link-time only; ignored with -c"),
+	}
+})
 
 // CheckArgs returns nil when every argument of a compile is on the node's
 // allowlist for family f, or an error wrapping ErrRefused that names the
@@ -388,8 +392,9 @@ func decide(decided func(int, *rule), i int, r *rule, arg string) error {
 
 // sepRule returns the allow entry for opt with its value in the next argument.
 func sepRule(f Family, opt string) *rule {
-	for i := range policy {
-		if r := &policy[i]; r.sep == opt && r.applies(f) {
+	p := policy()
+	for i := range p {
+		if r := &p[i]; r.sep == opt && r.applies(f) {
 			return r
 		}
 	}
@@ -398,8 +403,9 @@ func sepRule(f Family, opt string) *rule {
 
 // findRule returns the first entry that matches arg, or nil.
 func findRule(f Family, arg string) *rule {
-	for i := range policy {
-		if r := &policy[i]; r.applies(f) && r.matches(arg) {
+	p := policy()
+	for i := range p {
+		if r := &p[i]; r.applies(f) && r.matches(arg) {
 			return r
 		}
 	}
@@ -409,8 +415,9 @@ func findRule(f Family, arg string) *rule {
 // notAllowed explains why no entry matched arg: a joined option whose value
 // is not allowed, or an option off the list.
 func notAllowed(f Family, arg string) string {
-	for i := range policy {
-		if r := &policy[i]; r.join != "" && r.applies(f) && strings.HasPrefix(arg, r.join) {
+	p := policy()
+	for i := range p {
+		if r := &p[i]; r.join != "" && r.applies(f) && strings.HasPrefix(arg, r.join) {
 			return fmt.Sprintf("%s takes %s", r.name, r.valDoc)
 		}
 	}

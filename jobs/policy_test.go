@@ -202,9 +202,10 @@ func TestPolicyEntries(t *testing.T) {
 			}
 		}
 	}
-	for i := range policy {
-		if !tested[&policy[i]] {
-			t.Errorf("policy entry %q has no test in policyTests", policy[i].name)
+	table := policy()
+	for i := range table {
+		if !tested[&table[i]] {
+			t.Errorf("policy entry %q has no test in policyTests", table[i].name)
 		}
 	}
 }
@@ -218,7 +219,7 @@ func ruleName(r *rule) string {
 
 func TestPolicyTable(t *testing.T) {
 	names := map[string]bool{}
-	for _, r := range policy {
+	for _, r := range policy() {
 		if names[r.name] {
 			t.Errorf("two entries are named %q", r.name)
 		}
@@ -426,7 +427,7 @@ func TestJoinedPrefixes(t *testing.T) {
 		if len(names) < 200 {
 			t.Fatalf("found only %d options in %s's help; has its format changed?", len(names), f)
 		}
-		for _, r := range policy {
+		for _, r := range policy() {
 			if r.join == "" || !r.applies(f) {
 				continue
 			}
@@ -459,7 +460,7 @@ func TestSeparateValuesRealCompilers(t *testing.T) {
 	for _, f := range []Family{FamilyGCC, FamilyClang} {
 		t.Run(f.String(), func(t *testing.T) {
 			cc := realCompiler(t, f)
-			for _, r := range policy {
+			for _, r := range policy() {
 				if r.sep == "" || !r.applies(f) {
 					continue
 				}

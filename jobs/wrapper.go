@@ -84,9 +84,8 @@ func (w *wrapper) run() int {
 	if a.Local != "" {
 		return w.local(a.Local)
 	}
-	if err := CheckArgs(family, a.Args); err != nil {
-		return w.local(err.Error())
-	}
+	// The argument policy is checked by the agent, which knows the
+	// compiler's real family and keeps the policy compiled.
 	env, why := CompileEnv(os.Environ())
 	if why != "" {
 		return w.local(why)
@@ -111,7 +110,7 @@ func (w *wrapper) run() int {
 	w.conn = newLocalConn(c.(*net.UnixConn))
 	defer w.conn.Close()
 
-	hello := wrapHello{Compiler: w.real, Stamp: stampOf(fi), Name: filepath.Base(w.name), Native: a.Native, Fallback: w.fallback, Source: a.Source}
+	hello := wrapHello{Compiler: w.real, Stamp: stampOf(fi), Name: filepath.Base(w.name), Args: a.Args, Env: env, Native: a.Native, Fallback: w.fallback, Source: a.Source}
 	if err := w.conn.sendJSON("hello", hello); err != nil {
 		return w.local("agent: " + err.Error())
 	}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"regexp"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -35,12 +36,12 @@ func (id *Identity) HostSigner() (ssh.Signer, error) {
 	return ssh.NewCertSigner(id.HostCert, id.Signer)
 }
 
-var validName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`) })
 
 // CheckName reports whether name can name a node: letters, digits, dot,
 // dash and underscore, at most 63 characters, as a host name would be.
 func CheckName(name string) error {
-	if !validName.MatchString(name) {
+	if !validName().MatchString(name) {
 		return fmt.Errorf("invalid node name %q: use letters, digits, '.', '-' or '_' (at most 63, starting with a letter or digit)", name)
 	}
 	return nil

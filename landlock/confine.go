@@ -9,23 +9,27 @@ import (
 	ll "github.com/landlock-lsm/go-landlock/landlock"
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
 	"golang.org/x/sys/unix"
-	"kernel.org/pub/linux/libs/security/libcap/psx"
 )
 
-// allThreads makes a system call on every thread of the process (psx: the
-// Go runtime's AllThreadsSyscall without cgo, libpsx with it, as in the
-// race-enabled test binary). Credentials, securebits and no_new_privs are
-// per thread; the compiler inherits those of the thread that executes it,
-// and no thread of the launcher keeps more.
-func allThreads(nr, a1, a2, a3 uintptr) error {
-	if _, _, e := psx.Syscall6(nr, a1, a2, a3, 0, 0, 0); e != 0 {
+// Credentials, securebits, no_new_privs, the Landlock domain and the
+// seccomp filter are per thread, and execve keeps only those of the thread
+// that calls it: the other threads are gone when the compiler starts. So
+// the launcher locks its main goroutine to one OS thread (see Main),
+// confines that thread alone and executes the compiler from it. The
+// launcher's other threads run only the Go runtime, never the job's code.
+// (Confining every thread instead, through psx, cost a stop-the-world
+// round per call: about 45 per job, most of the launcher's time.)
+
+// threadSyscall makes a system call on the calling (locked) thread.
+func threadSyscall(nr, a1, a2, a3 uintptr) error {
+	if _, _, e := unix.RawSyscall6(nr, a1, a2, a3, 0, 0, 0); e != 0 {
 		return e
 	}
 	return nil
 }
 
-func allThreadsPrctl(option int, arg uintptr) error {
-	return allThreads(unix.SYS_PRCTL, uintptr(option), arg, 0)
+func threadPrctl(option int, arg uintptr) error {
+	return threadSyscall(unix.SYS_PRCTL, uintptr(option), arg, 0)
 }
 
 // secureBits makes uid 0 of the job's user namespace an ordinary user:
@@ -36,17 +40,17 @@ const secureBits = 1<<0 | 1<<1 | // SECBIT_NOROOT, _LOCKED
 	1<<5 | // SECBIT_KEEP_CAPS_LOCKED (off)
 	1<<6 | 1<<7 // SECBIT_NO_CAP_AMBIENT_RAISE, _LOCKED
 
-// dropPrivileges leaves every thread without capabilities: permitted,
+// dropPrivileges leaves the calling thread without capabilities: permitted,
 // effective, inheritable, ambient and bounding sets empty, and securebits
 // that keep them empty across execve. The capabilities were those of the
 // job's own user namespace, never of the node's.
 func dropPrivileges() error {
 	// Securebits and the bounding set first: changing them needs CAP_SETPCAP.
-	if err := allThreadsPrctl(unix.PR_SET_SECUREBITS, secureBits); err != nil {
+	if err := threadPrctl(unix.PR_SET_SECUREBITS, secureBits); err != nil {
 		return fmt.Errorf("set securebits: %w", err)
 	}
 	for c := uintptr(0); ; c++ {
-		err := allThreadsPrctl(unix.PR_CAPBSET_DROP, c)
+		err := threadPrctl(unix.PR_CAPBSET_DROP, c)
 		if errors.Is(err, unix.EINVAL) && c > 0 {
 			break // past the kernel's last capability
 		}
@@ -54,12 +58,12 @@ func dropPrivileges() error {
 			return fmt.Errorf("drop capability %d from the bounding set: %w", c, err)
 		}
 	}
-	if err := allThreads(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); err != nil {
+	if err := threadSyscall(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0); err != nil {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
 	}
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
-	if _, _, e := psx.Syscall6(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0, 0, 0, 0); e != 0 {
+	if _, _, e := unix.RawSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0); e != 0 {
 		return fmt.Errorf("capset: %w", e)
 	}
 	return nil
@@ -106,7 +110,7 @@ const (
 		llsys.AccessFSMakeDir | llsys.AccessFSRemoveFile | llsys.AccessFSRemoveDir
 )
 
-// restrictLandlock confines every thread, inside the new root: read
+// restrictLandlock confines the calling thread, inside the new root: read
 // everywhere, execute only Exec, write (regular files and directories, no
 // execute, symlinks, FIFOs, sockets or devices) only in Writable and /tmp;
 // TCP bind and connect denied (no port allowed); abstract Unix sockets and
@@ -124,27 +128,30 @@ func restrictLandlock(s Spec) error {
 		ll.PathAccess(fs&llWrite, append([]string{"/tmp"}, s.Writable...)...),
 		ll.PathAccess(fs&llDev, "/dev/null", "/dev/zero", "/dev/full"),
 	}
-	if err := cfg.Restrict(rules...); err != nil {
+	fd, flags, err := cfg.NewRulesetFD(rules...)
+	if err != nil {
 		return fmt.Errorf("landlock %v: %w", cfg, err)
+	}
+	defer unix.Close(fd)
+	if err := llsys.LandlockRestrictSelf(fd, flags); err != nil {
+		return fmt.Errorf("landlock %v: restrict: %w", cfg, err)
 	}
 	return nil
 }
 
-// installSeccomp installs the filter of seccompFilter on every thread.
+// installSeccomp installs the filter of seccompFilter on the calling thread.
 func installSeccomp() error {
 	prog, err := seccompFilter()
 	if err != nil {
 		return err
 	}
 	fprog := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
-	r, _, e := syscall.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&fprog)))
+	r, _, e := syscall.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, 0, uintptr(unsafe.Pointer(&fprog)))
 	switch {
 	case e == unix.EINVAL:
 		return fmt.Errorf("%w: seccomp: %v; the kernel needs CONFIG_SECCOMP_FILTER", ErrUnavailable, e)
-	case e != 0:
+	case e != 0 || r != 0:
 		return fmt.Errorf("seccomp: %w", e)
-	case r != 0:
-		return fmt.Errorf("seccomp: thread %d could not be synchronised", r)
 	}
 	return nil
 }

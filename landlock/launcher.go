@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"syscall"
 	"unsafe"
@@ -53,6 +54,9 @@ func IsLauncher() bool {
 // never returns. On failure it reports the step that failed to Run and
 // exits with status 126.
 func Main() {
+	// Every per-thread step of the confinement and the execve happen on
+	// this one thread (see threadSyscall).
+	runtime.LockOSThread()
 	if len(os.Args) == 3 && os.Args[2] == "probe" {
 		if err := probeChild(); err != nil {
 			fmt.Println(err)
@@ -95,12 +99,10 @@ func launch() error {
 	if err := unix.Chdir(s.Dir); err != nil {
 		return fmt.Errorf("chdir %s: %w", s.Dir, err)
 	}
-	// After pivot_root: with cgo, libpsx finds the threads it must reach
-	// in /proc/self/task, which must be this PID namespace's /proc.
 	if err := dropPrivileges(); err != nil {
 		return err
 	}
-	if err := allThreadsPrctl(unix.PR_SET_NO_NEW_PRIVS, 1); err != nil {
+	if err := threadPrctl(unix.PR_SET_NO_NEW_PRIVS, 1); err != nil {
 		return fmt.Errorf("set no_new_privs: %w", err)
 	}
 	if err := restrictLandlock(s); err != nil { // no mount can change after this

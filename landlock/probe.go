@@ -193,8 +193,7 @@ func probeChild() error {
 		return err
 	}
 	unix.Close(tmp)
-	// This namespace's own /proc, as after pivot_root in a job: libpsx
-	// (cgo builds) finds the threads it signals in /proc/self/task.
+	// This namespace's own /proc, as after pivot_root in a job.
 	proc, err := newFS("proc", map[string]string{"subset": "pid"}, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC)
 	if err != nil {
 		return err
@@ -209,7 +208,7 @@ func probeChild() error {
 	if err := dropPrivileges(); err != nil {
 		return err
 	}
-	if err := allThreadsPrctl(unix.PR_SET_NO_NEW_PRIVS, 1); err != nil {
+	if err := threadPrctl(unix.PR_SET_NO_NEW_PRIVS, 1); err != nil {
 		return fmt.Errorf("set no_new_privs: %w", err)
 	}
 	if cfg, err := landlockConfig(landlockABI()); err == nil {

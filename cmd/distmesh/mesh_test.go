@@ -34,7 +34,7 @@ var distmeshBin = sync.OnceValues(func() (string, error) {
 // testMesh is a mesh of real nodes on 127.0.0.1, each a distmesh process
 // with a home of its own.
 type testMesh struct {
-	t     *testing.T
+	t     testing.TB
 	bin   string
 	dir   string
 	homes map[string]string
@@ -42,7 +42,7 @@ type testMesh struct {
 	logs  map[string]*bytes.Buffer
 }
 
-func needSandbox(t *testing.T) {
+func needSandbox(t testing.TB) {
 	t.Helper()
 	if _, err := exec.LookPath("gcc"); err != nil {
 		t.Skip("gcc not installed: the end-to-end compile tests need it")
@@ -55,7 +55,7 @@ func needSandbox(t *testing.T) {
 
 // newTestMesh creates names[0] as the issuer and enrolls the others with
 // tokens, each node listening on 127.0.0.1:0.
-func newTestMesh(t *testing.T, names ...string) *testMesh {
+func newTestMesh(t testing.TB, names ...string) *testMesh {
 	t.Helper()
 	bin, err := distmeshBin()
 	if err != nil {

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BenchmarkBuild builds a generated 200-file C project three ways in one
+// run: with plain gcc, through distmesh (a client-only node sending to a
+// serving node, both on 127.0.0.1), and through distcc (a distccd on
+// 127.0.0.1), and reports each build's time relative to the local one, the
+// latency a wrapper adds to one tiny compile, and the client's CPU per job
+// (wrapper and agent, user+sys) as a share of a local compile's CPU.
+// On one machine the "remote" compiles share its cores: the ratios measure
+// overhead, not speedup. Run it with `make bench`, which installs distcc.
+func BenchmarkBuild(b *testing.B) {
+	needSandbox(b)
+	b.StopTimer()
+	const files = 200
+	jobs := strconv.Itoa(2 * runtime.NumCPU())
+	proj := generateProject(b, files)
+
+	m := newTestMesh(b, "server")
+	client := filepath.Join(m.dir, "client")
+	token := strings.TrimSpace(m.run("keys", "add", "--home", m.homes["server"], "--name", "client"))
+	m.homes["client"] = client
+	m.start("client", token, "--client-only")
+	m.waitPeersUp("client", 1)
+
+	build := func(cc string, env []string) (wall, cpu time.Duration) {
+		b.Helper()
+		run(b, proj, nil, "make", "-s", "clean")
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "make", "-s", "-j"+jobs, "CC="+cc)
+		cmd.Dir, cmd.Env = proj, env
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("make CC=%s: %v\n%s", cc, err, out.String())
+		}
+		return time.Since(start), cpuOf(cmd.ProcessState)
+	}
+	// A warm-up build through distmesh fills the node's store and the
+	// agent's caches, as the second build of a working day would find them.
+	denv := m.compileEnv("client", "DISTMESH_FALLBACK=0")
+	build(m.bin+" gcc", denv)
+
+	localWall, localCPU := build("gcc", os.Environ())
+	agentBefore := procCPU(b, m.procs["client"].Process.Pid)
+	dmWall, dmWrapCPU := build(m.bin+" gcc", denv)
+	dmCPU := dmWrapCPU + procCPU(b, m.procs["client"].Process.Pid) - agentBefore
+
+	tiny := filepath.Join(proj, "tiny.c")
+	if err := os.WriteFile(tiny, []byte("int tiny(int x) { return x * 3; }\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	tinyLocal := medianRun(b, proj, os.Environ(), "gcc", "-c", "tiny.c")
+	tinyDM := medianRun(b, proj, denv, m.bin, "gcc", "-c", "tiny.c")
+
+	rows := [][]string{
+		{"build", "wall", "ratio", "client CPU/job", "share of a local compile"},
+		{"gcc", localWall.Round(time.Millisecond).String(), "1.00", perJob(localCPU, files), "100%"},
+		{"distmesh", dmWall.Round(time.Millisecond).String(), ratio(dmWall, localWall), perJob(dmCPU, files), pct(dmCPU, localCPU)},
+	}
+	b.ReportMetric(localWall.Seconds(), "local-s")
+	b.ReportMetric(dmWall.Seconds()/localWall.Seconds(), "distmesh/local")
+	b.ReportMetric(ms(tinyDM-tinyLocal), "distmesh-added-ms")
+	b.ReportMetric(100*dmCPU.Seconds()/localCPU.Seconds(), "distmesh-client-cpu-%")
+	latency := fmt.Sprintf("tiny compile: gcc %.1f ms; distmesh +%.1f ms", ms(tinyLocal), ms(tinyDM-tinyLocal))
+
+	if stop, ok := startDistccd(b); ok {
+		defer stop()
+		host := os.Getenv("BENCH_DISTCC_HOSTS")
+		env := append(os.Environ(), "DISTCC_HOSTS="+host, "DISTCC_FALLBACK=0", "DISTCC_DIR="+b.TempDir())
+		dcWall, dcCPU := build("distcc gcc", env)
+		tinyDC := medianRun(b, proj, env, "distcc", "gcc", "-c", "tiny.c")
+		rows = append(rows, []string{"distcc", dcWall.Round(time.Millisecond).String(), ratio(dcWall, localWall), perJob(dcCPU, files), pct(dcCPU, localCPU)})
+		b.ReportMetric(dcWall.Seconds()/localWall.Seconds(), "distcc/local")
+		b.ReportMetric(ms(tinyDC-tinyLocal), "distcc-added-ms")
+		b.ReportMetric(100*dcCPU.Seconds()/localCPU.Seconds(), "distcc-client-cpu-%")
+		latency += fmt.Sprintf("; distcc +%.1f ms", ms(tinyDC-tinyLocal))
+	}
+	fmt.Printf("\n%d files, make -j%s, %d cores, one run\n", files, jobs, runtime.NumCPU())
+	for _, r := range rows {
+		fmt.Printf("  %-9s %10s %6s %15s %26s\n", r[0], r[1], r[2], r[3], r[4])
+	}
+	fmt.Println("  " + latency)
+}
+
+// generateProject writes files C sources, each an -O2 compile of a few tens
+// of milliseconds, and a Makefile that builds their objects.
+func generateProject(b testing.TB, files int) string {
+	dir := b.TempDir()
+	os.Mkdir(filepath.Join(dir, "include"), 0o755)
+	os.WriteFile(filepath.Join(dir, "include", "common.h"), []byte(`#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+struct item { double w; int id; char name[32]; };
+#define SQ(x) ((x) * (x))
+`), 0o644)
+	for i := range files {
+		var s strings.Builder
+		fmt.Fprintf(&s, "#include \"common.h\"\n")
+		for f := range 12 {
+			fmt.Fprintf(&s, `
+static double f%[1]d_%[2]d(struct item *v, int n, double k)
+{
+	double acc = 0;
+	for (int i = 0; i < n; i++) {
+		v[i].w = sqrt(SQ(v[i].w) + k * i) / (1 + i %% 7);
+		if (v[i].w > %[2]d.5)
+			snprintf(v[i].name, sizeof v[i].name, "item-%%d-%%d", v[i].id, %[1]d);
+		acc += strlen(v[i].name) * v[i].w;
+	}
+	for (int i = 1; i < n; i++)
+		if (v[i - 1].w > v[i].w) {
+			struct item t = v[i]; v[i] = v[i - 1]; v[i - 1] = t;
+		}
+	return acc / (n + %[2]d);
+}
+`, i, f)
+		}
+		fmt.Fprintf(&s, "\ndouble unit%d(struct item *v, int n)\n{\n\treturn 0", i)
+		for f := range 12 {
+			fmt.Fprintf(&s, " + f%d_%d(v, n, %d.0)", i, f, f+1)
+		}
+		s.WriteString(";\n}\n")
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("unit%03d.c", i)), []byte(s.String()), 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, "Makefile"), []byte(`CC ?= gcc
+OBJS := $(patsubst %.c,%.o,$(wildcard unit*.c))
+all: $(OBJS)
+%.o: %.c include/common.h
+	$(CC) -O2 -Iinclude -c $< -o $@
+clean:
+	rm -f *.o
+`), 0o644)
+	return dir
+}
+
+func run(b testing.TB, dir string, env []string, name string, args ...string) {
+	cmd := exec.Command(name, args...)
+	cmd.Dir, cmd.Env = dir, env
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// medianRun is the median wall time of 30 runs of a command.
+func medianRun(b testing.TB, dir string, env []string, name string, args ...string) time.Duration {
+	var ds []time.Duration
+	for range 30 {
+		start := time.Now()
+		run(b, dir, env, name, args...)
+		ds = append(ds, time.Since(start))
+	}
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+func cpuOf(ps *os.ProcessState) time.Duration { return ps.UserTime() + ps.SystemTime() }
+
+// procCPU is a running process's user+system time so far.
+func procCPU(b testing.TB, pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+	utime, _ := strconv.Atoi(f[11])
+	stime, _ := strconv.Atoi(f[12])
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+}
+
+// startDistccd starts distccd on 127.0.0.1 with as many jobs as the
+// serving distmesh node has slots, or reports why it cannot.
+func startDistccd(b testing.TB) (stop func(), ok bool) {
+	if _, err := exec.LookPath("distccd"); err != nil {
+		fmt.Println("distcc not installed: `make bench` installs Debian's distcc package (as root)")
+		return nil, false
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close() // distccd binds it next; a race with another process is possible but harmless here
+	args := []string{"--no-detach", "--daemon", "--listen", "127.0.0.1", "--port", port, "--allow", "127.0.0.1", "--jobs", strconv.Itoa(runtime.NumCPU()), "--log-file", filepath.Join(b.TempDir(), "distccd.log")}
+	if os.Geteuid() == 0 {
+		args = append(args, "--user", "nobody")
+	}
+	cmd := exec.Command("distccd", args...)
+	cmd.Env = append(os.Environ(), "DISTCCD_PATH=/usr/bin")
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if c, err := net.Dial("tcp", "127.0.0.1:"+port); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			cmd.Wait()
+			b.Fatal("distccd did not start")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	os.Setenv("BENCH_DISTCC_HOSTS", "127.0.0.1:"+port+"/"+strconv.Itoa(runtime.NumCPU()))
+	return func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}, true
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func ratio(a, b time.Duration) string { return fmt.Sprintf("%.2f", a.Seconds()/b.Seconds()) }
+
+func perJob(d time.Duration, n int) string { return fmt.Sprintf("%.1f ms", ms(d)/float64(n)) }
+
+func pct(a, b time.Duration) string { return fmt.Sprintf("%.1f%%", 100*a.Seconds()/b.Seconds()) }
