@@ -349,7 +349,7 @@ func compilerInfos(cs []*Compiler) []CompilerInfo {
 func (a *Agent) selfInfo() NodeInfo {
 	info := NodeInfo{Name: a.name, Listen: a.cfg.Listen, Load: loadAverage()}
 	if n := a.cfg.Node; n != nil {
-		info.Slots, info.Running = n.Slots(), n.Running()
+		info.Slots, info.Queue, info.Running, info.Queued = n.Slots(), n.Queue(), n.Running(), n.Queued()
 		info.Compilers = compilerInfos(n.Compilers())
 	}
 	for _, ps := range a.peerStatus() {

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"syscall"
 	"time"
 
@@ -18,14 +20,13 @@ import (
 
 // Messages between a wrapper and the agent, on the agent socket:
 //
-//	wrapper → agent  hello   wrapHello
-//	agent → wrapper  go      {}              a remote slot is reserved: send the job
-//	                 local   wrapLocal       compile locally (holding the connection open holds a local slot)
-//	wrapper → agent  job     wrapJob, then "fds" messages carrying the inputs' descriptors in order
-//	agent → wrapper  open    wrapOpen        more inputs to open (candidates of __has_include)
+//	wrapper → agent  hello   wrapHello       the compile, as the wrapper sees it
+//	agent → wrapper  local   wrapLocal       compile locally (holding the connection open holds a local slot)
+//	                 open    wrapOpen        open these inputs (the agent's scanner found them)
 //	wrapper → agent  opened  wrapOpened      with descriptors for the ones that opened
+//	agent → wrapper  scan    {}              run the compiler's own dependency scan (a computed #include)
+//	wrapper → agent  deps    wrapDeps        what it listed
 //	agent → wrapper  result  wrapResult, then one "out" message per output
-//	                 local   wrapLocal
 //	                 error   text            (DISTMESH_FALLBACK=0 only)
 type wrapHello struct {
 	Compiler string    `json:"compiler"` // the real compiler's absolute path
@@ -36,16 +37,16 @@ type wrapHello struct {
 	Native   bool      `json:"native,omitempty"`
 	Fallback bool      `json:"fallback"`
 	Source   string    `json:"source"`
+	Lang     string    `json:"lang"`
+	Dir      string    `json:"dir"`             // physical working directory
+	PWD      string    `json:"pwd,omitempty"`   // $PWD
+	Dirs     []string  `json:"dirs"`            // include and output directories
+	Includes []string  `json:"includes"`        // -include and -imacros files
+	Color    bool      `json:"color,omitempty"` // stderr is a terminal: ask the node for colour
 }
 
-type wrapJob struct {
-	Args   []string `json:"args"`
-	Env    []string `json:"env"`
-	Lang   string   `json:"lang"`
-	Dir    string   `json:"dir"`           // physical working directory
-	PWD    string   `json:"pwd,omitempty"` // $PWD, when it names the working directory
-	Inputs []string `json:"inputs"`        // paths as named; descriptors follow in order
-	Dirs   []string `json:"dirs"`          // include and output directories
+type wrapDeps struct {
+	Paths []string `json:"paths"`
 }
 
 type wrapOpen struct {
@@ -146,19 +147,7 @@ func (a *Agent) compile(ctx context.Context, lc *localConn, h wrapHello) {
 	}
 	defer releasePeer()
 
-	if err := lc.sendJSON("go", struct{}{}); err != nil {
-		return
-	}
-	var job wrapJob
-	if _, err := lc.recvJSON("job", &job); err != nil {
-		return
-	}
-	files, err := a.receiveFDs(lc, len(job.Inputs))
-	defer func() { closeFiles(files) }()
-	if err != nil {
-		return
-	}
-	m, err := a.buildManifest(ctx, lc, comp, &job, files)
+	m, err := a.gatherInputs(ctx, lc, comp, &h)
 	if m != nil {
 		defer closeFiles(m.opened)
 	}
@@ -170,7 +159,12 @@ func (a *Agent) compile(ctx context.Context, lc *localConn, h wrapHello) {
 		}
 		return
 	}
-	req := &JobRequest{Compiler: comp.ID, Name: h.Name, Native: native, Args: job.Args, Env: job.Env, Dir: job.Dir, Entries: m.entries}
+	args := h.Args
+	if h.Color {
+		// What a local compile would do on the user's terminal.
+		args = append(slices.Clone(args), "-fdiagnostics-color=always")
+	}
+	req := &JobRequest{Compiler: comp.ID, Name: h.Name, Native: native, Args: args, Env: h.Env, Dir: h.Dir, Entries: m.entries}
 
 	tried := map[*peer]bool{}
 	var res Result
@@ -267,151 +261,227 @@ func (a *Agent) reserve(ctx context.Context, compiler, native string, fallback b
 	}
 }
 
-func (a *Agent) receiveFDs(lc *localConn, n int) ([]*os.File, error) {
-	var files []*os.File
-	for len(files) < n {
-		typ, _, fs, err := lc.recv()
-		if err != nil {
-			closeFiles(fs)
-			return files, err
-		}
-		if typ != "fds" {
-			closeFiles(fs)
-			return files, fmt.Errorf("agent protocol: got %s, want fds", typ)
-		}
-		files = append(files, fs...)
-	}
-	if len(files) != n {
-		return files, fmt.Errorf("agent protocol: %d descriptors for %d inputs", len(files), n)
-	}
-	return files, nil
-}
-
 // manifest is a job's inputs as the node will see them, and where to read
 // each content from.
 type manifest struct {
 	entries []Entry
 	content map[Hash]*os.File
-	opened  []*os.File // descriptors received for __has_include candidates
+	opened  []*os.File // descriptors the wrapper passed, closed after the job
 }
 
-// buildManifest resolves every input the wrapper passed, checks that each
-// descriptor is the file the path leads to, hashes contents (cached per
-// file), records the directories and symlinks on the way, and adds the
-// files that __has_include could find, asking the wrapper to open them.
-func (a *Agent) buildManifest(ctx context.Context, lc *localConn, comp *Compiler, job *wrapJob, files []*os.File) (*manifest, error) {
-	if !path.IsAbs(job.Dir) {
-		return nil, errors.New("working directory is not absolute")
-	}
-	m := &manifest{content: map[Hash]*os.File{}}
-	w := newWalker(job.Dir)
-	for _, d := range append([]string{job.Dir, job.PWD}, job.Dirs...) {
-		if d != "" {
-			if err := w.addDir(d); err != nil {
-				return m, err
-			}
-		}
-	}
-	quote, bracket, err := a.search.dirs(ctx, comp, job)
-	if err != nil {
-		return m, err
-	}
-	for _, d := range append(quote, bracket...) {
-		w.addDir(d)
-	}
+// inputs gathers a job's inputs: it walks paths (recording the directories
+// and symlinks on the way), asks the wrapper to open files, checks each
+// descriptor against the walk, and hashes contents (cached per file
+// version).
+type inputs struct {
+	a     *Agent
+	lc    *localConn
+	w     *walker
+	m     *manifest
+	known map[string]*hashEntry // physical path → hashed
+}
 
-	var pending []probe
-	add := func(name string, f *os.File) error {
-		phys, fi, err := w.addFile(name)
-		if err != nil {
-			return fmt.Errorf("input %s: %w", name, err)
-		}
-		// GCC silently prefers a precompiled header beside a header, and
-		// its dependency list names only the header.
-		if _, _, err := w.resolve(name + ".gch"); err == nil {
-			return fmt.Errorf("input %s has a precompiled header beside it", name)
-		}
-		var st syscall.Stat_t
-		if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+// open asks the wrapper to open names and adds each file that opened; it
+// returns the entries by physical path.
+func (in *inputs) open(names []string) error {
+	for len(names) > 0 {
+		batch := names[:min(len(names), openBatchSize)]
+		names = names[len(batch):]
+		if err := in.lc.sendJSON("open", wrapOpen{Paths: batch}); err != nil {
 			return err
 		}
-		want := fi.Sys().(*syscall.Stat_t)
-		if st.Dev != want.Dev || st.Ino != want.Ino {
-			return fmt.Errorf("input %s: %w", name, errForeignView)
-		}
-		he, err := a.hashes.get(f, stampOfStat(&st))
+		var opened wrapOpened
+		fs, err := in.lc.recvJSON("opened", &opened)
+		in.m.opened = append(in.m.opened, fs...)
 		if err != nil {
-			return fmt.Errorf("input %s: %w", name, err)
+			return err
 		}
-		if he.computed {
-			return fmt.Errorf("input %s: __has_include with a computed argument", name)
+		i := 0
+		for j, ok := range opened.OK {
+			if !ok || j >= len(batch) {
+				continue // gone since the walk: the compile will not find it either
+			}
+			if i >= len(fs) {
+				return errors.New("agent protocol: descriptors missing")
+			}
+			if err := in.add(batch[j], fs[i]); err != nil {
+				return err
+			}
+			i++
 		}
-		w.entries[phys] = Entry{Path: phys, Kind: KindFile, Mode: uint32(fi.Mode().Perm()), MTime: st.Mtim.Nano(), Size: st.Size, Hash: he.hash}
-		m.content[he.hash] = f
-		for _, hi := range he.probes {
-			pending = append(pending, probe{hasInclude: hi, from: path.Dir(name)})
-		}
-		return nil
 	}
-	for i, name := range job.Inputs {
-		if err := add(name, files[i]); err != nil {
-			return m, err
+	return nil
+}
+
+// add records the file name resolves to, open as f.
+func (in *inputs) add(name string, f *os.File) error {
+	phys, fi, err := in.w.addFile(name)
+	if err != nil {
+		return fmt.Errorf("input %s: %w", name, err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		return err
+	}
+	want := fi.Sys().(*syscall.Stat_t)
+	if st.Dev != want.Dev || st.Ino != want.Ino {
+		return fmt.Errorf("input %s: %w", name, errForeignView)
+	}
+	// GCC silently prefers a precompiled header beside a header, and its
+	// dependency list names only the header.
+	if _, _, err := in.w.resolve(name + ".gch"); err == nil {
+		return fmt.Errorf("input %s has a precompiled header beside it", name)
+	}
+	he, err := in.a.hashes.get(f, stampOfStat(&st))
+	if err != nil {
+		return fmt.Errorf("input %s: %w", name, err)
+	}
+	in.w.entries[phys] = Entry{Path: phys, Kind: KindFile, Mode: uint32(fi.Mode().Perm()), MTime: st.Mtim.Nano(), Size: st.Size, Hash: he.hash}
+	in.m.content[he.hash] = f
+	in.known[phys] = he
+	return nil
+}
+
+// gatherInputs finds and opens every input of a job: with the include
+// scanner, or, where it cannot be sure (a computed #include), from the
+// compiler's own dependency list.
+func (a *Agent) gatherInputs(ctx context.Context, lc *localConn, comp *Compiler, h *wrapHello) (*manifest, error) {
+	if !path.IsAbs(h.Dir) {
+		return nil, errors.New("working directory is not absolute")
+	}
+	in := &inputs{a: a, lc: lc, w: newWalker(h.Dir), m: &manifest{content: map[Hash]*os.File{}}, known: map[string]*hashEntry{}}
+	for _, d := range append([]string{h.Dir, h.PWD}, h.Dirs...) {
+		if d != "" {
+			if err := in.w.addDir(d); err != nil {
+				return in.m, err
+			}
 		}
+	}
+	quote, bracket, err := a.search.dirs(ctx, comp, h)
+	if err != nil {
+		return in.m, err
+	}
+	for _, d := range append(slices.Clone(quote), bracket...) {
+		in.w.addDir(d)
+	}
+	lookup := func(phys string, fi fs.FileInfo) (*directives, bool) {
+		if he, ok := in.known[phys]; ok {
+			return &he.dirs, true
+		}
+		if he, ok := a.hashes.lookup(stampOf(fi)); ok {
+			return &he.dirs, true
+		}
+		return nil, false
 	}
 
-	// __has_include finds files the dependency list does not name: ship
-	// every existing candidate, so the node's search finds what the
-	// client's does.
-	asked := map[string]bool{}
-	for len(pending) > 0 {
-		var want []string
-		for _, pr := range pending {
-			for _, cand := range pr.candidates(quote, bracket) {
-				if asked[cand] {
-					continue
-				}
-				asked[cand] = true
-				phys, fi, err := w.resolve(cand)
-				if err != nil || !fi.Mode().IsRegular() {
-					continue
-				}
-				if _, ok := w.entries[phys]; !ok {
-					want = append(want, cand)
-				}
-			}
+	s := newScan(in.w, quote, bracket, lookup)
+	files, err := a.scanInputs(s, in, comp, h)
+	if errors.Is(err, errComputedInclude) {
+		// Ask the compiler; then look only for what its list cannot show.
+		s = newScan(newWalkerLike(in.w), quote, bracket, lookup)
+		s.probesOnly = true
+		files, err = a.depsInputs(s, in, h)
+	}
+	if err != nil {
+		return in.m, err
+	}
+	// Every input the scan reached, opened by the wrapper: the agent reads
+	// nothing the caller could not.
+	var need []string
+	for _, f := range files {
+		if _, ok := in.w.entries[f.phys]; !ok || in.w.entries[f.phys].Kind != KindFile {
+			need = append(need, f.name)
 		}
-		pending = nil
-		for len(want) > 0 {
-			batch := want[:min(len(want), openBatchSize)]
-			want = want[len(batch):]
-			if err := lc.sendJSON("open", wrapOpen{Paths: batch}); err != nil {
-				return m, err
+	}
+	if err := in.open(need); err != nil {
+		return in.m, err
+	}
+	for _, e := range in.w.entries {
+		in.m.entries = append(in.m.entries, e)
+	}
+	return in.m, nil
+}
+
+// newWalkerLike is a fresh walker for the same working directory, keeping
+// the directories already recorded.
+func newWalkerLike(w *walker) *walker {
+	n := newWalker(w.cwd)
+	for p, e := range w.entries {
+		n.entries[p] = e
+	}
+	return n
+}
+
+// scanInputs runs the include scanner to its closure, asking the wrapper
+// for the files whose directives it has not seen.
+func (a *Agent) scanInputs(s *scanState, in *inputs, comp *Compiler, h *wrapHello) ([]scanFile, error) {
+	if !s.addRoot(h.Source, false) {
+		return nil, fmt.Errorf("source %s not found", h.Source)
+	}
+	for _, inc := range h.Includes {
+		s.addRoot(inc, true)
+	}
+	if comp.Family == FamilyGCC {
+		// GCC includes <stdc-predef.h> before the source unless told not to.
+		s.follow(scanFile{dir: h.Dir}, &directives{Refs: []includeRef{{Name: "stdc-predef.h", Angle: true}}})
+	}
+	// The time zone, for __TIMESTAMP__ (a local time).
+	s.reach("/etc/localtime", true)
+	return a.closure(s, in)
+}
+
+// closure drives a scan until it is complete.
+func (a *Agent) closure(s *scanState, in *inputs) ([]scanFile, error) {
+	for {
+		done, err := s.run()
+		if err != nil {
+			return nil, err
+		}
+		if done {
+			break
+		}
+		unknown := s.unknown
+		s.unknown = nil
+		names := make([]string, len(unknown))
+		for i, f := range unknown {
+			names[i] = f.name
+		}
+		if err := in.open(names); err != nil {
+			return nil, err
+		}
+		for _, f := range unknown {
+			he, ok := in.known[f.phys]
+			if !ok {
+				return nil, fmt.Errorf("input %s could not be opened", f.name)
 			}
-			var opened wrapOpened
-			fs, err := lc.recvJSON("opened", &opened)
-			m.opened = append(m.opened, fs...)
-			if err != nil {
-				return m, err
-			}
-			i := 0
-			for j, ok := range opened.OK {
-				if !ok || j >= len(batch) {
-					continue
-				}
-				if i >= len(fs) {
-					return m, errors.New("agent protocol: descriptors missing")
-				}
-				if err := add(batch[j], fs[i]); err != nil {
-					return m, err
-				}
-				i++
+			if err := s.learn(f, &he.dirs); err != nil {
+				return nil, err
 			}
 		}
 	}
-	for _, e := range w.entries {
-		m.entries = append(m.entries, e)
+	files := make([]scanFile, 0, len(s.order))
+	for _, p := range s.order {
+		files = append(files, s.files[p])
 	}
-	return m, nil
+	return files, nil
+}
+
+// depsInputs asks the wrapper to run the compiler's dependency scan and
+// adds what it lists, then what __has_include may find.
+func (a *Agent) depsInputs(s *scanState, in *inputs, h *wrapHello) ([]scanFile, error) {
+	if err := in.lc.sendJSON("scan", struct{}{}); err != nil {
+		return nil, err
+	}
+	var deps wrapDeps
+	if _, err := in.lc.recvJSON("deps", &deps); err != nil {
+		return nil, err
+	}
+	s.addRoot(h.Source, false)
+	for _, p := range deps.Paths {
+		s.addRoot(p, false)
+	}
+	s.reach("/etc/localtime", true)
+	return a.closure(s, in)
 }
 
 // errInputChanged reports an input whose content changed during the job:

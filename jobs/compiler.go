@@ -159,10 +159,12 @@ func ProbeCompiler(ctx context.Context, path string) (*Compiler, error) {
 			}
 		}
 	}
-	// Locale data and character set converters: messages in the user's
-	// language and quotes, -finput-charset and -fexec-charset.
-	for _, d := range []string{"/usr/lib/locale", "/usr/share/locale", "/usr/lib/" + gnuTriplet(c.Target) + "/gconv", "/usr/lib64/gconv", "/usr/lib/gconv"} {
-		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+	// The loader's cache (without it every library is searched for in
+	// every default directory, at each of the driver's execs), locale data
+	// and character set converters (messages in the user's language and
+	// quotes, -finput-charset and -fexec-charset).
+	for _, d := range []string{"/etc/ld.so.cache", "/usr/lib/locale", "/usr/share/locale", "/usr/lib/" + gnuTriplet(c.Target) + "/gconv", "/usr/lib64/gconv", "/usr/lib/gconv"} {
+		if _, err := os.Stat(d); err == nil {
 			dirs = append(dirs, d)
 		}
 	}

@@ -7,8 +7,8 @@ import (
 )
 
 // hashCache remembers, per file version (device, inode, size, modification
-// and change times), its content hash and the __has_include probes in it,
-// so a header is read once per change, not once per job that includes it.
+// and change times), its content hash and its preprocessor directives, so a
+// header is read once per change, not once per job that includes it.
 type hashCache struct {
 	max int
 
@@ -18,9 +18,16 @@ type hashCache struct {
 }
 
 type hashEntry struct {
-	hash     Hash
-	probes   []hasInclude
-	computed bool // a __has_include whose argument is a macro
+	hash Hash
+	dirs directives
+}
+
+// lookup returns the entry of a file version, if known.
+func (hc *hashCache) lookup(st fileStamp) (*hashEntry, bool) {
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	e, ok := hc.m[st]
+	return e, ok
 }
 
 func newHashCache(max int) *hashCache {
@@ -40,8 +47,7 @@ func (hc *hashCache) get(f *os.File, st fileStamp) (*hashEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	e = &hashEntry{hash: sha256.Sum256(data)}
-	e.probes, e.computed = scanHasInclude(data)
+	e = &hashEntry{hash: sha256.Sum256(data), dirs: parseDirectives(data)}
 	hc.mu.Lock()
 	if len(hc.m) >= hc.max {
 		// Crude but bounded: forget everything; the next build refills it.

@@ -41,7 +41,7 @@ type NodeConfig struct {
 	Store     *Store
 	Compilers []*Compiler
 	Slots     int
-	Queue     int             // jobs that may wait for a slot; more are refused as busy
+	Queue     int             // jobs that may wait for a slot (their trees built, so a slot never idles between jobs); more are refused as busy
 	Limits    landlock.Limits // per job
 	UID, GID  int             // the unprivileged ids compilers run as (0: the daemon's)
 	Logger    *slog.Logger
@@ -53,8 +53,8 @@ type Node struct {
 	cfg       NodeConfig
 	log       *slog.Logger
 	compilers map[string]*Compiler
-	slots     chan struct{}
-	waiting   atomic.Int32
+	slots     chan struct{} // held while a job's compiler runs
+	jobs      atomic.Int32  // jobs admitted and not finished: running, or waiting for a slot with their tree built
 	seq       atomic.Uint64
 
 	// mu protects the following.
@@ -122,9 +122,12 @@ func (n *Node) Stats() NodeStats {
 	return s
 }
 
-// Slots is how many jobs the node runs at once; Running how many run now.
+// Slots is how many jobs the node runs at once, Queue how many more may
+// wait; Running is how many run now, Queued how many wait.
 func (n *Node) Slots() int   { return n.cfg.Slots }
+func (n *Node) Queue() int   { return n.cfg.Queue }
 func (n *Node) Running() int { return len(n.slots) }
+func (n *Node) Queued() int  { return max(0, int(n.jobs.Load())-len(n.slots)) }
 
 func (n *Node) count(f func(*NodeStats)) {
 	n.mu.Lock()
@@ -158,6 +161,12 @@ func (n *Node) serve(ctx context.Context, st *transport.Stream, peer transport.P
 	if err := st.RecvJSON("job", &req); err != nil {
 		return err
 	}
+	if int(n.jobs.Add(1)) > n.cfg.Slots+n.cfg.Queue {
+		n.jobs.Add(-1)
+		n.count(func(s *NodeStats) { s.Busy++ })
+		return fmt.Errorf("%w: %d slots and %d queue places taken", ErrBusy, n.cfg.Slots, n.cfg.Queue)
+	}
+	defer n.jobs.Add(-1)
 	job, err := n.admit(&req)
 	if err != nil {
 		n.count(func(s *NodeStats) { s.Refused++ })
@@ -179,13 +188,6 @@ func (n *Node) serve(ctx context.Context, st *transport.Stream, peer transport.P
 	if err := n.receiveBlobs(st, need, job.sizes); err != nil {
 		return err
 	}
-
-	release, err := n.acquire(ctx)
-	if err != nil {
-		n.count(func(s *NodeStats) { s.Busy++ })
-		return err
-	}
-	defer release()
 
 	res, outs, err := n.run(ctx, job, log)
 	if err != nil {
@@ -220,18 +222,8 @@ func (n *Node) serve(ctx context.Context, st *transport.Stream, peer transport.P
 	return nil
 }
 
-// acquire waits for a slot, or refuses at once when the queue is full.
+// acquire waits for a slot.
 func (n *Node) acquire(ctx context.Context) (func(), error) {
-	select {
-	case n.slots <- struct{}{}:
-		return func() { <-n.slots }, nil
-	default:
-	}
-	if int(n.waiting.Add(1)) > n.cfg.Queue {
-		n.waiting.Add(-1)
-		return nil, fmt.Errorf("%w: %d slots running, %d jobs queued", ErrBusy, n.cfg.Slots, n.cfg.Queue)
-	}
-	defer n.waiting.Add(-1)
 	select {
 	case n.slots <- struct{}{}:
 		return func() { <-n.slots }, nil
@@ -469,8 +461,8 @@ func isCleanAbs(p string) bool {
 	return path.IsAbs(p) && path.Clean(p) == p && !strings.ContainsRune(p, 0)
 }
 
-// run builds the job's tree, runs the compiler in the sandbox and reads
-// back the outputs.
+// run builds the job's tree, waits for a slot, runs the compiler in the
+// sandbox and reads back the outputs.
 func (n *Node) run(ctx context.Context, job *nodeJob, log *slog.Logger) (Result, [][]byte, error) {
 	dir := filepath.Join(n.cfg.WorkDir, strconv.FormatUint(n.seq.Add(1), 10))
 	root := filepath.Join(dir, "root")
@@ -481,6 +473,11 @@ func (n *Node) run(ctx context.Context, job *nodeJob, log *slog.Logger) (Result,
 	if err := n.buildTree(root, job); err != nil {
 		return Result{}, nil, err
 	}
+	release, err := n.acquire(ctx)
+	if err != nil {
+		return Result{}, nil, err
+	}
+	defer release()
 	env := append([]string{"PATH=/usr/local/bin:/usr/bin:/bin"}, job.req.Env...)
 	spec := landlock.Spec{
 		Root:     root,

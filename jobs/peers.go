@@ -17,7 +17,9 @@ type NodeInfo struct {
 	Name      string         `json:"name"`
 	Listen    []string       `json:"listen,omitempty"` // addresses it can be dialled at
 	Slots     int            `json:"slots"`            // 0: it serves no compiles
+	Queue     int            `json:"queue"`            // jobs it accepts beyond its slots, to wait
 	Running   int            `json:"running"`
+	Queued    int            `json:"queued"`
 	Compilers []CompilerInfo `json:"compilers,omitempty"`
 	Peers     []string       `json:"peers,omitempty"` // addresses of the members it has verified
 	Load      float64        `json:"load"`            // 1-minute load average
@@ -227,9 +229,11 @@ func (a *Agent) forget(p *peer) {
 	a.mu.Unlock()
 }
 
-// pick chooses a peer for a job on compiler (and native expansion): the up
-// peer with the most free slots, then the shortest round trip. It reserves
-// a slot there; the caller releases it.
+// pick chooses a peer for a job on compiler (and native expansion) and
+// reserves a place there; the caller releases it. It prefers an idle slot
+// (most idle first, then the shortest round trip); failing that, a place
+// in a peer's queue, so that the next job's transfer and tree are ready
+// when a slot frees.
 func (a *Agent) pick(compiler, native string, exclude map[*peer]bool) *peer {
 	a.mu.Lock()
 	peers := make([]*peer, 0, len(a.peers))
@@ -238,18 +242,23 @@ func (a *Agent) pick(compiler, native string, exclude map[*peer]bool) *peer {
 	}
 	a.mu.Unlock()
 	var best *peer
-	bestFree, bestRTT := 0, time.Duration(0)
+	bestIdle, bestRoom, bestRTT := 0, 0, time.Duration(0)
 	for _, p := range peers {
 		if exclude[p] {
 			continue
 		}
 		p.mu.Lock()
-		free := p.info.Slots - p.inflight
-		ok := p.state == StateUp && p.conn != nil && free > 0 && p.has(compiler, native)
+		idle := p.info.Slots - p.inflight
+		room := p.info.Slots + p.info.Queue - p.inflight
+		ok := p.state == StateUp && p.conn != nil && room > 0 && p.has(compiler, native)
 		rtt := p.rtt
 		p.mu.Unlock()
-		if ok && (best == nil || free > bestFree || free == bestFree && rtt < bestRTT) {
-			best, bestFree, bestRTT = p, free, rtt
+		if !ok {
+			continue
+		}
+		better := best == nil || idle > bestIdle || idle == bestIdle && (room > bestRoom || room == bestRoom && rtt < bestRTT)
+		if better {
+			best, bestIdle, bestRoom, bestRTT = p, idle, room, rtt
 		}
 	}
 	if best == nil {
@@ -257,7 +266,7 @@ func (a *Agent) pick(compiler, native string, exclude map[*peer]bool) *peer {
 	}
 	best.mu.Lock()
 	defer best.mu.Unlock()
-	if best.info.Slots-best.inflight <= 0 {
+	if best.info.Slots+best.info.Queue-best.inflight <= 0 {
 		return nil // taken meanwhile
 	}
 	best.inflight++

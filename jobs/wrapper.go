@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -110,41 +109,21 @@ func (w *wrapper) run() int {
 	w.conn = newLocalConn(c.(*net.UnixConn))
 	defer w.conn.Close()
 
-	hello := wrapHello{Compiler: w.real, Stamp: stampOf(fi), Name: filepath.Base(w.name), Args: a.Args, Env: env, Native: a.Native, Fallback: w.fallback, Source: a.Source}
-	if err := w.conn.sendJSON("hello", hello); err != nil {
-		return w.local("agent: " + err.Error())
-	}
-	typ, payload, files, err := w.conn.recv()
-	closeFiles(files)
-	switch {
-	case err != nil:
-		return w.local("agent: " + err.Error())
-	case typ == "local":
-		return w.local(reasonOf(payload))
-	case typ == "error":
-		return w.strictFailure(string(payload))
-	case typ != "go":
-		return w.local("agent protocol: " + typ)
-	}
-
-	job, inputs, err := w.prepare(a, env)
+	dir, err := syscall.Getwd() // physical, unlike os.Getwd
 	if err != nil {
-		// The local compile reports what is wrong (a missing header, an
-		// unreadable source) exactly as the compiler does.
 		return w.local(err.Error())
 	}
-	defer closeFiles(inputs)
-	if err := w.conn.sendJSON("job", job); err != nil {
-		return w.local("agent: " + err.Error())
+	hello := wrapHello{
+		Compiler: w.real, Stamp: stampOf(fi), Name: filepath.Base(w.name),
+		Args: a.Args, Env: env, Native: a.Native, Fallback: w.fallback,
+		Source: a.Source, Lang: a.Lang, Dir: dir, PWD: os.Getenv("PWD"),
+		Dirs: includeDirs(a.Args), Includes: forcedIncludes(a.Args), Color: colorWanted(a.Args),
 	}
-	for i := 0; i < len(inputs) || i == 0; i += maxFDsPerMessage {
-		batch := inputs[i:min(i+maxFDsPerMessage, len(inputs))]
-		if err := w.conn.send("fds", nil, batch...); err != nil {
-			return w.local("agent: " + err.Error())
-		}
-		if len(inputs) == 0 {
-			break
-		}
+	for _, o := range a.Outputs {
+		hello.Dirs = append(hello.Dirs, dirOf(o.Path))
+	}
+	if err := w.conn.sendJSON("hello", hello); err != nil {
+		return w.local("agent: " + err.Error())
 	}
 	for {
 		typ, payload, files, err := w.conn.recv()
@@ -154,6 +133,16 @@ func (w *wrapper) run() int {
 			return w.local("agent: " + err.Error())
 		case typ == "open":
 			if err := w.openMore(payload); err != nil {
+				return w.local("agent: " + err.Error())
+			}
+		case typ == "scan":
+			deps, err := w.scan(a)
+			if err != nil {
+				// The local compile reports what is wrong (a missing header)
+				// exactly as the compiler does.
+				return w.local(err.Error())
+			}
+			if err := w.conn.sendJSON("deps", wrapDeps{Paths: deps}); err != nil {
 				return w.local("agent: " + err.Error())
 			}
 		case typ == "local":
@@ -179,46 +168,6 @@ func reasonOf(payload []byte) string {
 		return "agent said so"
 	}
 	return l.Reason
-}
-
-// prepare runs the dependency scan and opens every input.
-func (w *wrapper) prepare(a Analysis, env []string) (*wrapJob, []*os.File, error) {
-	dir, err := syscall.Getwd() // physical, unlike os.Getwd
-	if err != nil {
-		return nil, nil, err
-	}
-	deps, err := w.scan(a)
-	if err != nil {
-		return nil, nil, err
-	}
-	job := &wrapJob{Args: a.Args, Env: env, Lang: a.Lang, Dir: dir, PWD: os.Getenv("PWD")}
-	if colorWanted(a.Args) {
-		job.Args = append(job.Args, "-fdiagnostics-color=always")
-	}
-	job.Dirs = includeDirs(a.Args)
-	for _, o := range a.Outputs {
-		job.Dirs = append(job.Dirs, path.Dir(o.Path))
-	}
-	seen := map[string]bool{}
-	var files []*os.File
-	// The time zone: __TIMESTAMP__ is the source's time in local time.
-	if _, err := os.Stat("/etc/localtime"); err == nil {
-		deps = append(deps, "/etc/localtime")
-	}
-	for _, name := range append([]string{a.Source}, deps...) {
-		if seen[name] {
-			continue
-		}
-		seen[name] = true
-		f, err := os.Open(name)
-		if err != nil {
-			closeFiles(files)
-			return nil, nil, err
-		}
-		job.Inputs = append(job.Inputs, name)
-		files = append(files, f)
-	}
-	return job, files, nil
 }
 
 // scan asks the compiler which files the compile reads.
@@ -337,6 +286,21 @@ func appendOutput(p string, data []byte, perm os.FileMode) error {
 		err = cerr
 	}
 	return err
+}
+
+// forcedIncludes lists the files of -include and -imacros.
+func forcedIncludes(args []string) []string {
+	var files []string
+	for i := 0; i < len(args); i++ {
+		for _, opt := range []string{"-include", "-imacros"} {
+			if args[i] == opt && i+1 < len(args) {
+				files = append(files, args[i+1])
+				i++
+				break
+			}
+		}
+	}
+	return files
 }
 
 // includeDirs lists the include directories named in args.

@@ -368,12 +368,12 @@ var matrixCases = []matrixCase{
 	{Name: "error-caret-gcc", Fixture: "errors", Compiler: "gcc", Args: []string{"-c", "syntax.c"}, Remote: true, Fails: true},
 	{Name: "error-caret-color-clang", Fixture: "errors", Compiler: "clang", Args: []string{"-fdiagnostics-color=always", "-c", "syntax.c"}, Remote: true, Fails: true},
 	{Name: "error-format-security-gcc", Fixture: "errors", Compiler: "gcc", Args: matrixFlags(matrixDebianFlags, "-c", "fmtsec.c", "-o", "fmtsec.o"), Remote: true, Fails: true},
-	{Name: "distcc-cpp-error-gcc", Fixture: "errors", Compiler: "gcc", Args: []string{"-c", "hasherror.c"}, Remote: false, Fails: true},
+	{Name: "distcc-cpp-error-gcc", Fixture: "errors", Compiler: "gcc", Args: []string{"-c", "hasherror.c"}, Remote: true, Fails: true},
 	{Name: "distcc-syntax-error-clang", Fixture: "errors", Compiler: "clang", Args: []string{"-o", "syntax.o", "-c", "syntax.c"}, Remote: true, Fails: true},
 	{Name: "icecc-template-error-caret-gxx", Fixture: "errors", Compiler: "g++", Args: []string{"-c", "-fdiagnostics-show-caret", "template_error.cpp"}, Remote: true, Fails: true},
 	{Name: "icecc-template-error-no-caret-clangxx", Fixture: "errors", Compiler: "clang++", Args: []string{"-c", "-fno-caret-diagnostics", "template_error.cpp"}, Remote: true, Fails: true},
 	// distcc's BadInclude: the dependency scan itself fails, so the compile runs locally.
-	{Name: "distcc-bad-include-gcc", Fixture: "errors", Compiler: "gcc", Args: []string{"-o", "missing.o", "-c", "missing.c"}, Fails: true},
+	{Name: "distcc-bad-include-gcc", Fixture: "errors", Compiler: "gcc", Args: []string{"-o", "missing.o", "-c", "missing.c"}, Remote: true, Fails: true},
 
 	// Not distributable: linking, -E, -S, -M without -c, several sources,
 	// -save-temps, -fsyntax-only, and inputs that are not C, C++,

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -150,6 +151,13 @@ func newLogger(e *env, level string) *slog.Logger {
 // services into a running node and runs it until ctx is cancelled.
 func runNode(ctx context.Context, e *env, cfg Config) error {
 	log := newLogger(e, cfg.LogLevel)
+	if path := os.Getenv("DISTMESH_CPUPROFILE"); path != "" {
+		// For developers: a CPU profile of the node, written when it stops.
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
+	}
 	store := keys.Store{Dir: e.home}
 	id, err := store.LoadIdentity()
 	if err != nil {

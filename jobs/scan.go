@@ -1,0 +1,191 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+)
+
+// The include scanner finds every file a compile reads, on the client, in
+// the agent, without running the preprocessor. It resolves each #include
+// the way the compiler does, along the compiler's own search path (cpp -v),
+// and takes every branch of every conditional, so it finds a superset of
+// what the compiler reads; for a plain #include it ships the first existing
+// candidate (the one the compiler opens: the node then finds the same
+// one), for #include_next and __has_include every existing candidate on
+// the path (cheaper than tracking where the search resumes, and still
+// exact, since each is the client's own file). What it cannot know (a
+// computed #include MACRO) sends the job to the compiler's own dependency
+// list instead.
+
+// errComputedInclude means the scanner cannot find the inputs itself;
+// errComputedProbe that nobody can (__has_include of a macro).
+var (
+	errComputedInclude = errors.New("a computed #include")
+	errComputedProbe   = errors.New("__has_include with a computed argument")
+)
+
+// scanFile is a file the scan reached.
+type scanFile struct {
+	name string // as the compiler names it (opens it by)
+	phys string
+	dir  string // the directory a quoted include in it searches first
+}
+
+// scanState is one job's scan. The caller drives it in rounds: files whose
+// directives are not cached need their contents (through descriptors the
+// wrapper opens), after which the scan continues.
+type scanState struct {
+	w              *walker
+	quote, bracket []string
+	// probesOnly follows only __has_include and #include_next: the
+	// compiler's dependency list gave the files it includes.
+	probesOnly bool
+	lookup     func(phys string, fi fs.FileInfo) (*directives, bool) // cached directives of a file version
+
+	files    map[string]scanFile // by physical path
+	order    []string            // physical paths in discovery order
+	followed map[string]bool     // physical paths whose directives are (to be) followed
+	absent   map[string]bool     // candidates that did not exist (for the manifest cache)
+	pending  []scanFile          // reached, directives not yet looked at
+	unknown  []scanFile          // reached, directives not cached: contents needed
+	resolved map[string]bool     // candidate names already looked up
+}
+
+func newScan(w *walker, quote, bracket []string, lookup func(string, fs.FileInfo) (*directives, bool)) *scanState {
+	return &scanState{w: w, quote: quote, bracket: bracket, lookup: lookup,
+		files: map[string]scanFile{}, followed: map[string]bool{}, absent: map[string]bool{}, resolved: map[string]bool{}}
+}
+
+// dirOf is the directory part of a name as the compiler forms it (not
+// cleaned: a/../b is not b when a is a symlink).
+func dirOf(name string) string {
+	i := strings.LastIndexByte(name, '/')
+	switch {
+	case i < 0:
+		return "."
+	case i == 0:
+		return "/"
+	}
+	return name[:i]
+}
+
+// addRoot adds a file the compile reads first: the source, an -include or
+// -imacros file (found relative to the working directory first, then on
+// the quote chain, as GCC does). It reports whether the file was found.
+func (s *scanState) addRoot(name string, searched bool) bool {
+	if !searched {
+		return s.reach(name, false) != ""
+	}
+	cands := append([]string{name}, s.join(append(append([]string{}, s.quote...), s.bracket...), name)...)
+	for _, c := range cands {
+		if s.reach(c, false) != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *scanState) join(dirs []string, name string) []string {
+	if strings.HasPrefix(name, "/") {
+		return []string{name}
+	}
+	out := make([]string, 0, len(dirs))
+	for _, d := range dirs {
+		out = append(out, strings.TrimSuffix(d, "/")+"/"+name)
+	}
+	return out
+}
+
+// reach looks up candidate name; an existing regular file is added (and
+// queued for its directives unless probe) and its physical path returned.
+func (s *scanState) reach(name string, probe bool) string {
+	phys, fi, err := s.w.resolve(name)
+	if err != nil || !fi.Mode().IsRegular() {
+		if err != nil {
+			s.absent[name] = true
+		}
+		return ""
+	}
+	f, ok := s.files[phys]
+	if !ok {
+		f = scanFile{name: name, phys: phys, dir: dirOf(name)}
+		s.files[phys] = f
+		s.order = append(s.order, phys)
+	}
+	// A file first met as a __has_include candidate may be included later:
+	// then its own directives count.
+	if !probe && !s.followed[phys] {
+		s.followed[phys] = true
+		s.pending = append(s.pending, scanFile{name: name, phys: phys, dir: dirOf(name)})
+	}
+	return phys
+}
+
+// run continues the scan as far as cached directives allow. It returns
+// with s.unknown holding the files whose contents it needs (then call
+// learn and run again), or done when the closure is complete.
+func (s *scanState) run() (done bool, err error) {
+	for len(s.pending) > 0 {
+		f := s.pending[0]
+		s.pending = s.pending[1:]
+		_, fi, err := s.w.resolve(f.name)
+		if err != nil {
+			return false, err
+		}
+		d, ok := s.lookup(f.phys, fi)
+		if !ok {
+			s.unknown = append(s.unknown, f)
+			continue
+		}
+		if err := s.follow(f, d); err != nil {
+			return false, err
+		}
+	}
+	return len(s.unknown) == 0, nil
+}
+
+// learn hands the scan the directives of a file it asked for.
+func (s *scanState) learn(f scanFile, d *directives) error {
+	return s.follow(f, d)
+}
+
+func (s *scanState) follow(f scanFile, d *directives) error {
+	switch {
+	case d.ComputedProbe:
+		return errComputedProbe
+	case d.ComputedInclude && !s.probesOnly:
+		return errComputedInclude
+	}
+	for _, r := range d.Refs {
+		if s.probesOnly && !r.Probe && !r.Next {
+			continue
+		}
+		var dirs []string
+		if !r.Angle {
+			dirs = append(dirs, f.dir)
+			dirs = append(dirs, s.quote...)
+		}
+		dirs = append(dirs, s.bracket...)
+		if r.Next && r.Angle {
+			// The search resumes after the current file's directory, which
+			// may be on the quote chain too: look everywhere.
+			dirs = append(append([]string{f.dir}, s.quote...), s.bracket...)
+		}
+		all := r.Next || r.Probe
+		// The same name found the same way resolves the same way; a probe
+		// and an #include of one name are different lookups.
+		key := fmt.Sprint(r.Probe, r.Next) + "\x00" + r.Name + "\x00" + strings.Join(dirs, "\x00")
+		if !all && s.resolved[key] {
+			continue
+		}
+		s.resolved[key] = true
+		for _, c := range s.join(dirs, r.Name) {
+			if s.reach(c, r.Probe) != "" && !all {
+				break
+			}
+		}
+	}
+	return nil
+}
