@@ -173,9 +173,16 @@ func (a *Agent) compile(ctx context.Context, lc *localConn, h wrapHello) {
 		tried[p] = true
 		res, outs, err = a.runRemote(ctx, p, req, m)
 		if err == nil {
+			p.mu.Lock()
+			p.jobErrors = 0
+			p.mu.Unlock()
 			break
 		}
-		p.fail(err)
+		if _, ok := errors.AsType[*transport.RemoteError](err); ok {
+			p.jobFailed(err)
+		} else {
+			p.fail(err) // the connection or the node itself failed
+		}
 		log.Info("remote job failed", "peer", p.addr, "error", err)
 		releasePeer()
 		if attempt >= 1 || errors.Is(err, errInputChanged) || ctx.Err() != nil {

@@ -12,7 +12,6 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,8 +53,8 @@ type Node struct {
 	log       *slog.Logger
 	compilers map[string]*Compiler
 	slots     chan struct{} // held while a job's compiler runs
+	trees     *treePool
 	jobs      atomic.Int32  // jobs admitted and not finished: running, or waiting for a slot with their tree built
-	seq       atomic.Uint64
 
 	// mu protects the following.
 	mu         sync.Mutex
@@ -96,7 +95,8 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 			os.RemoveAll(filepath.Join(cfg.WorkDir, e.Name()))
 		}
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, compilers: map[string]*Compiler{}, slots: make(chan struct{}, cfg.Slots), installSum: map[string]Hash{}}
+	n := &Node{cfg: cfg, log: cfg.Logger, compilers: map[string]*Compiler{}, slots: make(chan struct{}, cfg.Slots), installSum: map[string]Hash{},
+		trees: newTreePool(cfg.WorkDir, cfg.Slots+cfg.Queue)}
 	for _, c := range cfg.Compilers {
 		n.compilers[c.ID] = c
 	}
@@ -464,15 +464,32 @@ func isCleanAbs(p string) bool {
 // run builds the job's tree, waits for a slot, runs the compiler in the
 // sandbox and reads back the outputs.
 func (n *Node) run(ctx context.Context, job *nodeJob, log *slog.Logger) (Result, [][]byte, error) {
-	dir := filepath.Join(n.cfg.WorkDir, strconv.FormatUint(n.seq.Add(1), 10))
-	root := filepath.Join(dir, "root")
-	if err := os.MkdirAll(root, 0o755); err != nil {
+	t, err := n.trees.get(job.comp.ID)
+	if err != nil {
 		return Result{}, nil, err
 	}
-	defer os.RemoveAll(dir)
-	if err := n.buildTree(root, job); err != nil {
-		return Result{}, nil, err
+	reusable := false
+	defer func() { n.trees.put(t, reusable) }()
+	want := make(map[string]Entry, len(job.entries))
+	for _, e := range job.entries {
+		want[e.Path] = e
 	}
+	link := func(e Entry, p string) error { return n.cfg.Store.Link(e.Hash, fs.FileMode(e.Mode), e.MTime, p) }
+	copy := func(e Entry, p string) error { return n.cfg.Store.Copy(e.Hash, fs.FileMode(e.Mode), e.MTime, p) }
+	if err := t.sync(want, job.writable, link, copy); err != nil {
+		// A tree that cannot be brought to this job (a directory that holds
+		// the sandbox's placeholders, say) is replaced by a fresh one.
+		log.Debug("job tree replaced", "error", err)
+		n.trees.put(t, false)
+		if t, err = n.trees.get(""); err != nil {
+			return Result{}, nil, err
+		}
+		if err := t.sync(want, job.writable, link, copy); err != nil {
+			return Result{}, nil, err
+		}
+	}
+	t.install = job.comp.ID
+	root := t.root
 	release, err := n.acquire(ctx)
 	if err != nil {
 		return Result{}, nil, err
@@ -498,6 +515,9 @@ func (n *Node) run(ctx context.Context, job *nodeJob, log *slog.Logger) (Result,
 	if err != nil {
 		return Result{}, nil, fmt.Errorf("sandbox: %w", err)
 	}
+	// Whatever happens below, the writable directories are emptied before
+	// the tree serves another job.
+	defer func() { reusable = reusable && t.clean(job.writable) == nil }()
 	res := Result{Exit: r.ExitCode, Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Millis: time.Since(start).Milliseconds(), LimitHit: r.LimitHit}
 	if r.LimitHit != "" {
 		return Result{}, nil, fmt.Errorf("job over the node's %s limit", r.LimitHit)
@@ -516,45 +536,8 @@ func (n *Node) run(ctx context.Context, job *nodeJob, log *slog.Logger) (Result,
 		res.Outputs = append(res.Outputs, OutputFile{Path: job.named[i], Size: int64(len(data))})
 		outs = append(outs, data)
 	}
+	reusable = true
 	return res, outs, nil
-}
-
-// buildTree creates the client's directories, symlinks and files under
-// root. Files are hard links to the store's variants, except inside the
-// writable directories, where they are copies: a compiler allowed to write
-// there must not be able to write into the store.
-func (n *Node) buildTree(root string, job *nodeJob) error {
-	entries := slices.Clone(job.entries)
-	slices.SortFunc(entries, func(a, b Entry) int { return strings.Compare(a.Path, b.Path) })
-	for _, e := range entries {
-		p := filepath.Join(root, e.Path)
-		var err error
-		switch e.Kind {
-		case KindDir:
-			err = os.Mkdir(p, 0o755)
-		case KindSymlink:
-			err = os.Symlink(e.Target, p)
-		case KindFile:
-			if job.inWritable(e.Path) {
-				err = n.cfg.Store.Copy(e.Hash, fs.FileMode(e.Mode), e.MTime, p)
-			} else {
-				err = n.cfg.Store.Link(e.Hash, fs.FileMode(e.Mode), e.MTime, p)
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("build job tree: %w", err)
-		}
-	}
-	return nil
-}
-
-func (j *nodeJob) inWritable(p string) bool {
-	for _, d := range j.writable {
-		if strings.HasPrefix(p, d+"/") {
-			return true
-		}
-	}
-	return false
 }
 
 // readOutput reads a compiler output safely: a regular file, not a symlink,

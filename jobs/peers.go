@@ -53,8 +53,9 @@ type peer struct {
 	info     NodeInfo
 	state    string
 	why      string // last failure
-	inflight int
-	failures int
+	inflight  int
+	failures  int
+	jobErrors int // consecutive jobs the peer answered with an error
 	retryAt  time.Time
 	rtt      time.Duration
 	stats    PeerStats
@@ -77,6 +78,20 @@ func backoff(failures int) time.Duration {
 	d := time.Second << min(failures-1, 6)
 	d = min(d, time.Minute)
 	return d/2 + rand.N(d/2+1)
+}
+
+// jobFailed records a job the peer answered with an error (it refused
+// the job, or could not run it). One such error is about the job; a run of
+// them is about the peer, which is then backed off.
+func (p *peer) jobFailed(err error) {
+	p.mu.Lock()
+	p.stats.Errors++
+	p.jobErrors++
+	n := p.jobErrors
+	p.mu.Unlock()
+	if n >= 3 {
+		p.fail(err)
+	}
 }
 
 // fail records a failure of p and backs it off.

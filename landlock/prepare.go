@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -55,60 +56,111 @@ func resolveHost(p string) (links []link, final string, err error) {
 	return links, cur, nil
 }
 
-// prepareRoot checks s against its Root and the node, and adds to Root what
-// the launcher mounts on: the directories /proc, /dev and /tmp, the node's
-// symlinks on the way to each Install path, and an empty file or directory
-// at each final Install path. It returns the node paths to bind read-only:
-// symlink-free, none beneath another.
-func prepareRoot(s Spec, ownUID int) (binds []string, err error) {
-	kinds := map[string]fs.FileMode{} // final install path -> its type
-	var links []link
-	for _, p := range s.Install {
-		l, final, err := resolveHost(p)
+// installPlan is how an Install and Exec set resolves on the node: the
+// symlinks on the way and the final paths with their types. Resolving it
+// is many lstat calls; it is done once per set and remembered (the sets
+// are a node's compilers, a handful).
+type installPlan struct {
+	kinds map[string]fs.FileMode // final install path -> its type
+	links []link
+	binds []string
+	err   error
+}
+
+var plans struct {
+	sync.Mutex
+	m map[string]*installPlan
+}
+
+// planFor returns the plan of s's Install and Exec sets. A node path that
+// changes afterwards (a compiler upgrade) is picked up by the caller, which
+// identifies compilers by content and passes a new set.
+func planFor(s Spec) *installPlan {
+	key := strings.Join(s.Install, "\x00") + "\x01" + strings.Join(s.Exec, "\x00")
+	plans.Lock()
+	defer plans.Unlock()
+	if p, ok := plans.m[key]; ok {
+		return p
+	}
+	p := makePlan(s)
+	if p.err == nil {
+		if plans.m == nil {
+			plans.m = map[string]*installPlan{}
+		}
+		plans.m[key] = p
+	}
+	return p
+}
+
+func makePlan(s Spec) *installPlan {
+	p := &installPlan{kinds: map[string]fs.FileMode{}}
+	fail := func(err error) *installPlan { p.err = err; return p }
+	kinds := p.kinds
+	for _, ip := range s.Install {
+		l, final, err := resolveHost(ip)
 		if err != nil {
-			return nil, fmt.Errorf("install %s: %w", p, err)
+			return fail(fmt.Errorf("install %s: %w", ip, err))
 		}
 		fi, err := os.Stat(final)
 		if err != nil {
-			return nil, fmt.Errorf("install %s: %w", p, err)
+			return fail(fmt.Errorf("install %s: %w", ip, err))
 		}
 		if !fi.IsDir() && !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("install %s: %s is neither a regular file nor a directory", p, final)
+			return fail(fmt.Errorf("install %s: %s is neither a regular file nor a directory", ip, final))
 		}
 		if under(final, "/proc") || under(final, "/dev") {
-			return nil, fmt.Errorf("install %s: resolves to %s, which the sandbox provides itself", p, final)
+			return fail(fmt.Errorf("install %s: resolves to %s, which the sandbox provides itself", ip, final))
 		}
 		kinds[final] = fi.Mode().Type()
-		links = append(links, l...)
-	}
-	// covered reports whether p lies strictly beneath a directory that is bound.
-	covered := func(p string) bool {
-		for d, k := range kinds {
-			if k.IsDir() && p != d && under(p, d) {
-				return true
-			}
-		}
-		return false
+		p.links = append(p.links, l...)
 	}
 	for f := range kinds {
-		if !covered(f) {
-			binds = append(binds, f)
+		if !p.covered(f) {
+			p.binds = append(p.binds, f)
 		}
 	}
-	slices.Sort(binds)
+	slices.Sort(p.binds)
 	for _, e := range s.Exec {
 		_, final, err := resolveHost(e)
 		if err != nil {
-			return nil, fmt.Errorf("exec %s: %w", e, err)
+			return fail(fmt.Errorf("exec %s: %w", e, err))
 		}
-		if _, ok := kinds[final]; !ok && !covered(final) {
-			return nil, fmt.Errorf("exec %s: %s is not part of install", e, final)
+		if _, ok := kinds[final]; !ok && !p.covered(final) {
+			return fail(fmt.Errorf("exec %s: %s is not part of install", e, final))
 		}
 		// A directory would make everything below it executable.
 		if fi, err := os.Stat(final); err != nil || !fi.Mode().IsRegular() {
-			return nil, fmt.Errorf("exec %s: %s is not a regular file", e, final)
+			return fail(fmt.Errorf("exec %s: %s is not a regular file", e, final))
 		}
 	}
+	return p
+}
+
+// covered reports whether path lies strictly beneath a directory that is
+// bound.
+func (p *installPlan) covered(path string) bool {
+	for d, k := range p.kinds {
+		if k.IsDir() && path != d && under(path, d) {
+			return true
+		}
+	}
+	return false
+}
+
+// prepareRoot checks s against its Root and the node, and adds to Root what
+// the launcher mounts on: the directories /proc, /dev and /tmp, the node's
+// symlinks on the way to each Install path, and an empty file or directory
+// at each final Install path. What a previous Run on the same Root placed
+// is reused. It returns the node paths to bind read-only: symlink-free,
+// none beneath another.
+func prepareRoot(s Spec, ownUID int) (binds []string, err error) {
+	plan := planFor(s)
+	if plan.err != nil {
+		return nil, plan.err
+	}
+	kinds, links := plan.kinds, plan.links
+	binds = plan.binds
+	covered := plan.covered
 	for _, w := range s.Writable {
 		for _, b := range binds {
 			if under(w, b) || under(b, w) {
@@ -272,9 +324,15 @@ func placeDir(r *os.Root, p string, h holding) error {
 	})
 }
 
-// placeFile creates the empty file the launcher binds the node's file on.
+// placeFile creates the empty file the launcher binds the node's file on,
+// or accepts the one a previous Run on this root created (an empty,
+// read-only regular file: a client file there would have been refused by
+// the caller, and an empty one hides nothing).
 func placeFile(r *os.Root, p string) error {
 	if fi, err := r.Lstat(rel(p)); err == nil {
+		if fi.Mode().IsRegular() && fi.Size() == 0 && fi.Mode().Perm() == 0o444 {
+			return nil
+		}
 		return conflict(p, describe(r, p, fi))
 	}
 	f, err := r.OpenFile(rel(p), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o444)

@@ -142,8 +142,19 @@ func TestPrepareRootPlaceholders(t *testing.T) {
 	if fi, err := os.Stat(root + node + "/usr/bin/cc"); err != nil || !fi.Mode().IsRegular() || fi.Size() != 0 {
 		t.Errorf("placeholder for cc: %v %v", fi, err)
 	}
+	// A second Run on the same root reuses what the first placed…
+	if again, err := prepareRoot(s, 0); err != nil || !slices.Equal(again, binds) {
+		t.Errorf("second prepareRoot on the same root: %q, %v; want %q", again, err, binds)
+	}
+	// …but a placeholder someone filled is a conflict: the bind would hide it.
+	if err := os.Chmod(root+node+"/usr/bin/cc", 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(root+node+"/usr/bin/cc", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := prepareRoot(s, 0); !errors.Is(err, ErrConflict) {
-		t.Errorf("second prepareRoot on the same root: %v, want ErrConflict", err)
+		t.Errorf("prepareRoot over a filled placeholder: %v, want ErrConflict", err)
 	}
 }
 

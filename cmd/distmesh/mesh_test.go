@@ -97,6 +97,9 @@ func (m *testMesh) start(name string, extra ...string) {
 	log := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Env = append(os.Environ(), "DISTMESH_LOG=debug")
+	// A test that panics (a timeout) runs no cleanup: the node must not
+	// outlive it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		m.t.Fatal(err)
 	}
