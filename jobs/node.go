@@ -54,7 +54,7 @@ type Node struct {
 	compilers map[string]*Compiler
 	slots     chan struct{} // held while a job's compiler runs
 	trees     *treePool
-	jobs      atomic.Int32  // jobs admitted and not finished: running, or waiting for a slot with their tree built
+	jobs      atomic.Int32 // jobs admitted and not finished: running, or waiting for a slot with their tree built
 
 	// mu protects the following.
 	mu         sync.Mutex

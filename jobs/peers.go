@@ -47,18 +47,18 @@ type peer struct {
 	source string // config, gossip
 
 	// mu protects the following.
-	mu       sync.Mutex
-	conn     *transport.Conn
-	member   keys.Member
-	info     NodeInfo
-	state    string
-	why      string // last failure
+	mu        sync.Mutex
+	conn      *transport.Conn
+	member    keys.Member
+	info      NodeInfo
+	state     string
+	why       string // last failure
 	inflight  int
 	failures  int
 	jobErrors int // consecutive jobs the peer answered with an error
-	retryAt  time.Time
-	rtt      time.Duration
-	stats    PeerStats
+	retryAt   time.Time
+	rtt       time.Duration
+	stats     PeerStats
 }
 
 // PeerStats counts the work sent to one peer.
