@@ -130,7 +130,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.peers = map[string]*peer{}
 	a.mu.Unlock()
 	for _, addr := range a.cfg.Peers {
-		a.addPeer(ctx, addr, "config")
+		a.addPeer(ctx, addr, "config", keys.Fingerprint{})
 	}
 	stop := context.AfterFunc(ctx, func() { ln.Close() })
 	defer stop()
@@ -142,7 +142,11 @@ func (a *Agent) Run(ctx context.Context) error {
 			case <-ctx.Done():
 				return
 			case c := <-a.candidates:
-				a.addPeer(ctx, c.addr, c.source)
+				if c.withdraw {
+					a.withdraw(c.addr, c.source)
+				} else {
+					a.addPeer(ctx, c.addr, c.source, c.want)
+				}
 			}
 		}
 	}()
@@ -375,19 +379,37 @@ func (a *Agent) HandleStatus(ctx context.Context, p transport.Peer, raw json.Raw
 	return a.selfInfo(), nil
 }
 
-type candidate struct{ addr, source string }
+type candidate struct {
+	addr, source string
+	want         keys.Fingerprint // the key the source says is there; zero: any member
+	withdraw     bool
+}
 
-// suggest offers an address learned from somewhere; it is only a hint
-// until a handshake proves who is there.
-func (a *Agent) suggest(addr, source string) {
+// Suggest offers an address learned from somewhere (source is "config",
+// "gossip" or "mdns"); it is only a hint until a handshake proves who is
+// there. When want is set (an advertisement named the node's key), a
+// server there with another key is not used, and is logged as a spoof.
+func (a *Agent) Suggest(addr, source string, want keys.Fingerprint) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return
 	}
 	select {
-	case a.candidates <- candidate{addr, source}:
+	case a.candidates <- candidate{addr: addr, source: source, want: want}:
 	default: // a flood of suggestions: the next exchange repeats them
 	}
 }
+
+// Withdraw says that the source that suggested addr no longer does (an
+// mDNS goodbye, an expired advertisement): a peer known only from there is
+// dropped at once.
+func (a *Agent) Withdraw(addr, source string) {
+	select {
+	case a.candidates <- candidate{addr: addr, source: source, withdraw: true}:
+	default:
+	}
+}
+
+func (a *Agent) suggest(addr, source string) { a.Suggest(addr, source, keys.Fingerprint{}) }
 
 func loadAverage() float64 {
 	b, err := os.ReadFile("/proc/loadavg")

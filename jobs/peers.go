@@ -3,6 +3,7 @@ package jobs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -44,7 +45,9 @@ const (
 // peer is one node this agent sends work to.
 type peer struct {
 	addr   string
-	source string // config, gossip
+	source string           // config, gossip, mdns
+	want   keys.Fingerprint // the key its source announced, if any
+	stop   context.CancelFunc
 
 	// mu protects the following.
 	mu        sync.Mutex
@@ -129,6 +132,18 @@ func (a *Agent) maintain(ctx context.Context, p *peer) {
 			conn.Close()
 			a.forget(p)
 			return
+		}
+		if !p.want.IsZero() && conn.Peer.Fingerprint != p.want {
+			// A valid member answered, but not the one advertised there:
+			// someone announced a name or address that is not theirs.
+			conn.Close()
+			err := fmt.Errorf("advertised key %s, but %s (%s) answered", p.want, conn.Peer.Name, conn.Peer.Fingerprint)
+			log.Warn("spoofed advertisement ignored", "error", err)
+			p.fail(err)
+			if !sleep(ctx, time.Until(p.retryAt)) {
+				return
+			}
+			continue
 		}
 		p.mu.Lock()
 		p.conn, p.member, p.state, p.failures, p.why = conn, conn.Peer, StateUp, 0, ""
@@ -220,16 +235,22 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // addPeer starts maintaining a peer at addr unless it is known already.
-func (a *Agent) addPeer(ctx context.Context, addr, source string) {
+func (a *Agent) addPeer(ctx context.Context, addr, source string, want keys.Fingerprint) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.peers == nil || slices.Contains(a.cfg.Listen, addr) {
 		return
 	}
-	if _, ok := a.peers[addr]; ok {
+	if p, ok := a.peers[addr]; ok {
+		if p.want.IsZero() && !want.IsZero() {
+			p.mu.Lock()
+			p.want = want
+			p.mu.Unlock()
+		}
 		return
 	}
-	p := &peer{addr: addr, source: source, state: StateDown}
+	ctx, cancel := context.WithCancel(ctx)
+	p := &peer{addr: addr, source: source, want: want, state: StateDown, stop: cancel}
 	a.peers[addr] = p
 	a.wg.Add(1)
 	go func() {
@@ -240,8 +261,25 @@ func (a *Agent) addPeer(ctx context.Context, addr, source string) {
 
 func (a *Agent) forget(p *peer) {
 	a.mu.Lock()
-	delete(a.peers, p.addr)
+	if a.peers[p.addr] == p {
+		delete(a.peers, p.addr)
+	}
 	a.mu.Unlock()
+}
+
+// withdraw drops the peer at addr if source is where it came from (a
+// configured peer stays when mDNS forgets it).
+func (a *Agent) withdraw(addr, source string) {
+	a.mu.Lock()
+	p, ok := a.peers[addr]
+	if ok && p.source == source {
+		delete(a.peers, addr)
+	}
+	a.mu.Unlock()
+	if ok && p.source == source {
+		p.stop()
+		a.notify()
+	}
 }
 
 // pick chooses a peer for a job on compiler (and native expansion) and

@@ -41,6 +41,7 @@ func commands() []command {
 		{"join", "[TOKEN] [--listen ADDR] [--client-only]", "enroll with a token, then run this node; without a token, run an enrolled node", runJoin},
 		{"keys", "add|list|revoke|renew|show", "manage the mesh's machines and this node's certificates", runKeys},
 		{"status", "[--json]", "this node's peers, jobs sent and served, local compiles and why", runStatus},
+		{"peers", "[--json]", "the peers this node knows, where from, verified or not, and why", runPeers},
 		{"masquerade", "DIR", "fill DIR with compiler names that run through distmesh", runMasquerade},
 		{"doctor", "", "what this machine enforces for remote compiles, and the compilers it serves", runDoctor},
 		{"help", "", "show this help", nil},

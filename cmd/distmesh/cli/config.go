@@ -28,6 +28,11 @@ type Config struct {
 	// Peers are static peer addresses (host:port), for networks where
 	// discovery does not reach.
 	Peers []string `toml:"peers"`
+	// Discovery advertises this node and finds others over mDNS/DNS-SD.
+	Discovery bool `toml:"discovery"`
+	// Interfaces limits mDNS to these network interfaces (default: those
+	// that carry the listen addresses).
+	Interfaces []string `toml:"interfaces"`
 	// Issuer is the address of the issuer node, for `keys renew`.
 	Issuer string `toml:"issuer"`
 	// Slots is how many compiles this node runs at once (default: CPUs).
@@ -73,7 +78,7 @@ func (b *ByteSize) UnmarshalText(t []byte) error {
 const DefaultListen = ":3633"
 
 func defaultConfig() Config {
-	return Config{Listen: DefaultListen, Slots: runtime.NumCPU(), LogLevel: "info", StoreSize: 4 << 30, MinConfinement: landlock.LevelFull}
+	return Config{Listen: DefaultListen, Slots: runtime.NumCPU(), LogLevel: "info", StoreSize: 4 << 30, MinConfinement: landlock.LevelFull, Discovery: true}
 }
 
 // Validate checks the values that decoding cannot.

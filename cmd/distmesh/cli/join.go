@@ -230,6 +230,11 @@ func runNode(ctx context.Context, e *env, cfg Config) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(ctx, ln) })
 	g.Go(func() error { return agent.Run(ctx) })
+	if cfg.Discovery {
+		g.Go(func() error {
+			return runDiscovery(ctx, discoveryParams{Config: cfg, Identity: id, Authority: auth, Bound: ln.Addr(), Addrs: addrs, Agent: agent, Node: node, Log: log})
+		})
+	}
 	g.Go(func() error {
 		// SIGHUP: the revocation list (and, later, config) changed on disk.
 		hup := make(chan os.Signal, 1)
