@@ -9,10 +9,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -54,6 +56,7 @@ type Agent struct {
 
 	// candidates are peer addresses learned from peers, added by Run.
 	candidates chan candidate
+	waiting    atomic.Int32 // wrappers waiting for a place
 
 	// mu protects the following.
 	mu        sync.Mutex
@@ -62,17 +65,19 @@ type Agent struct {
 	localUsed int
 	stats     AgentStats
 	recent    []JobRecord
+	durations histogram // of remote jobs, seconds
 
 	wg sync.WaitGroup
 }
 
 // AgentStats counts what this machine's wrappers did.
 type AgentStats struct {
-	Sent      int64            `json:"jobs_sent"`   // compiles sent to other nodes
-	Remote    int64            `json:"jobs_remote"` // … that came back with a result used as is
-	Local     int64            `json:"jobs_local"`  // compiles run on this machine
-	Retries   int64            `json:"retries"`
-	Fallbacks map[string]int64 `json:"fallbacks"` // local compiles by reason
+	Sent       int64            `json:"jobs_sent"`   // compiles sent to other nodes
+	Remote     int64            `json:"jobs_remote"` // … that came back with a result used as is
+	Local      int64            `json:"jobs_local"`  // compiles run on this machine
+	Retries    int64            `json:"retries"`
+	Speculated int64            `json:"speculated"` // long jobs also started on another peer
+	Fallbacks  map[string]int64 `json:"fallbacks"`  // local compiles by reason
 }
 
 // JobRecord is one finished job, for status.
@@ -105,6 +110,7 @@ func NewAgent(cfg AgentConfig) *Agent {
 		wake:       make(chan struct{}),
 		candidates: make(chan candidate, 64),
 		stats:      AgentStats{Fallbacks: map[string]int64{}},
+		durations:  newHistogram(),
 	}
 }
 
@@ -241,6 +247,17 @@ func (a *Agent) serveConn(ctx context.Context, c *net.UnixConn) {
 	}
 }
 
+// peerList is a snapshot of the peers.
+func (a *Agent) peerList() []*peer {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]*peer, 0, len(a.peers))
+	for _, p := range a.peers {
+		out = append(out, p)
+	}
+	return out
+}
+
 // notify wakes every job waiting for a slot.
 func (a *Agent) notify() {
 	a.mu.Lock()
@@ -296,6 +313,7 @@ func (a *Agent) record(r JobRecord, remote bool) {
 		a.stats.Fallbacks[r.Why]++
 	} else if remote {
 		a.stats.Remote++
+		a.durations.observe(r.Took.Seconds())
 	}
 	a.recent = append(a.recent, r)
 	if len(a.recent) > 1000 {
@@ -316,6 +334,7 @@ type Status struct {
 	Compilers  []CompilerInfo   `json:"compilers,omitempty"`
 	Slots      int              `json:"slots"`
 	LocalSlots int              `json:"local_slots"`
+	Jobs       []RunningJob     `json:"jobs,omitempty"` // what this node runs and queues for others now
 	Extra      map[string]int64 `json:"-"`
 }
 
@@ -337,6 +356,7 @@ func (a *Agent) Status() Status {
 		st.JobsServed = ns.Served
 		st.Slots = n.Slots()
 		st.Compilers = compilerInfos(n.Compilers())
+		st.Jobs = n.Jobs()
 	}
 	return st
 }
@@ -351,10 +371,13 @@ func compilerInfos(cs []*Compiler) []CompilerInfo {
 
 // selfInfo is what this node tells its peers about itself.
 func (a *Agent) selfInfo() NodeInfo {
-	info := NodeInfo{Name: a.name, Listen: a.cfg.Listen, Load: loadAverage()}
+	info := NodeInfo{Name: a.name, Listen: a.cfg.Listen, Load: loadAverage(), Arch: runtime.GOARCH}
 	if n := a.cfg.Node; n != nil {
 		info.Slots, info.Queue, info.Running, info.Queued = n.Slots(), n.Queue(), n.Running(), n.Queued()
 		info.Compilers = compilerInfos(n.Compilers())
+		info.Jobs = n.Jobs()
+		st := n.Stats()
+		info.Served, info.Failed, info.Refused = st.Served, st.Failed, st.Refused+st.Busy
 	}
 	for _, ps := range a.peerStatus() {
 		if ps.Verified {

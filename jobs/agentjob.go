@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -80,11 +82,17 @@ const (
 func (a *Agent) compile(ctx context.Context, lc *localConn, h wrapHello) {
 	rec := JobRecord{Source: h.Source, At: time.Now()}
 	log := a.log.With("source", h.Source)
+	// local sends the job back to the wrapper's machine. The compiler it
+	// runs inherits the connection, which closes when the compile ends:
+	// that is when it is recorded, with how long it took.
 	local := func(why string) {
-		rec.Where, rec.Why, rec.Took = "local", why, time.Since(rec.At)
-		a.record(rec, false)
 		log.Debug("compiling locally", "why", why)
-		lc.sendJSON("local", wrapLocal{Reason: why})
+		rec.Where, rec.Why = "local", why
+		if lc.sendJSON("local", wrapLocal{Reason: why}) == nil {
+			lc.recv()
+		}
+		rec.Took = time.Since(rec.At)
+		a.record(rec, false)
 	}
 	fail := func(err error) {
 		rec.Where, rec.Why, rec.Exit, rec.Took = "failed", err.Error(), -1, time.Since(rec.At)
@@ -120,7 +128,7 @@ func (a *Agent) compile(ctx context.Context, lc *localConn, h wrapHello) {
 		native = comp.Native
 	}
 
-	p, slot, err := a.reserve(ctx, comp.ID, native, h.Fallback)
+	p, slot, why, err := a.reserve(ctx, comp.ID, native, h.Fallback)
 	switch {
 	case err != nil && !h.Fallback:
 		fail(err)
@@ -129,23 +137,19 @@ func (a *Agent) compile(ctx context.Context, lc *localConn, h wrapHello) {
 		local(err.Error())
 		return
 	case p == nil:
-		// A local slot is ours while the wrapper's compiler runs: it
-		// inherits the connection, which closes when the compile ends.
-		local("no free remote slot")
+		// A local slot is ours while the wrapper's compiler runs.
+		local(why)
 		if slot {
-			lc.recv()
 			a.releaseLocal()
 		}
 		return
 	}
 	released := false
-	releasePeer := func() {
+	defer func() {
 		if !released {
-			released = true
 			a.release(p)
 		}
-	}
-	defer releasePeer()
+	}()
 
 	m, err := a.gatherInputs(ctx, lc, comp, &h)
 	if m != nil {
@@ -166,37 +170,8 @@ func (a *Agent) compile(ctx context.Context, lc *localConn, h wrapHello) {
 	}
 	req := &JobRequest{Compiler: comp.ID, Name: h.Name, Native: native, Args: args, Env: h.Env, Dir: h.Dir, Entries: m.entries}
 
-	tried := map[*peer]bool{}
-	var res Result
-	var outs [][]byte
-	for attempt := 0; ; attempt++ {
-		tried[p] = true
-		res, outs, err = a.runRemote(ctx, p, req, m)
-		if err == nil {
-			p.mu.Lock()
-			p.jobErrors = 0
-			p.mu.Unlock()
-			break
-		}
-		if _, ok := errors.AsType[*transport.RemoteError](err); ok {
-			p.jobFailed(err)
-		} else {
-			p.fail(err) // the connection or the node itself failed
-		}
-		log.Info("remote job failed", "peer", p.addr, "error", err)
-		releasePeer()
-		if attempt >= 1 || errors.Is(err, errInputChanged) || ctx.Err() != nil {
-			break
-		}
-		// Once more, elsewhere.
-		a.mu.Lock()
-		a.stats.Retries++
-		a.mu.Unlock()
-		if p = a.pick(comp.ID, native, tried); p == nil {
-			break
-		}
-		released = false
-	}
+	released = true // dispatch releases every place it holds
+	res, outs, err := a.dispatch(ctx, p, req, m, comp.ID, native, log)
 	if err != nil {
 		if h.Fallback {
 			local("remote failure: " + err.Error())
@@ -227,31 +202,38 @@ func (a *Agent) compile(ctx context.Context, lc *localConn, h wrapHello) {
 // when fallback is allowed and no remote slot is free, a local slot (slot
 // true, p nil). With no suitable peer at all it returns p nil and slot
 // false: the wrapper compiles locally under its own -j.
-func (a *Agent) reserve(ctx context.Context, compiler, native string, fallback bool) (p *peer, slot bool, err error) {
+func (a *Agent) reserve(ctx context.Context, compiler, native string, fallback bool) (p *peer, slot bool, why string, err error) {
 	wait := strictWait
 	if fallback {
 		wait = jobTimeout
 	}
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
+	a.waiting.Add(1)
+	defer a.waiting.Add(-1)
 	noPeerSince := time.Now()
 	for {
 		changed := a.changed()
+		// A machine that serves too keeps its own share: with a slot of its
+		// node idle, its own job runs here, with nothing to transfer.
+		if n := a.cfg.Node; fallback && n != nil && n.Running()+n.Queued() < n.Slots() && a.tryLocal() {
+			return nil, true, "this machine had an idle slot", nil
+		}
 		if p := a.pick(compiler, native, nil); p != nil {
-			return p, false, nil
+			return p, false, "", nil
 		}
 		if !a.anyPeerHas(compiler, native) {
 			if fallback {
-				return nil, false, errors.New("no peer has this compiler")
+				return nil, false, "", errors.New("no peer has this compiler")
 			}
 			if time.Since(noPeerSince) > noPeerGrace {
-				return nil, false, errors.New("no peer with this compiler is up (DISTMESH_FALLBACK=0)")
+				return nil, false, "", errors.New("no peer with this compiler is up (DISTMESH_FALLBACK=0)")
 			}
 		} else {
 			noPeerSince = time.Now()
 		}
 		if fallback && a.tryLocal() {
-			return nil, true, nil
+			return nil, true, "no free remote slot", nil
 		}
 		poll := time.NewTimer(pollInterval)
 		select {
@@ -259,10 +241,10 @@ func (a *Agent) reserve(ctx context.Context, compiler, native string, fallback b
 		case <-poll.C:
 		case <-deadline.C:
 			poll.Stop()
-			return nil, false, errors.New("timed out waiting for a remote slot")
+			return nil, false, "", errors.New("timed out waiting for a remote slot")
 		case <-ctx.Done():
 			poll.Stop()
-			return nil, false, ctx.Err()
+			return nil, false, "", ctx.Err()
 		}
 		poll.Stop()
 	}
@@ -489,6 +471,128 @@ func (a *Agent) depsInputs(s *scanState, in *inputs, h *wrapHello) ([]scanFile, 
 	}
 	s.reach("/etc/localtime", true)
 	return a.closure(s, in)
+}
+
+// Speculation: a job running speculateFactor times longer than its peer's
+// usual compile (and at least minSpeculate) while another peer has an idle
+// slot and no job of this machine waits, is started there too; the first
+// result wins. At the tail of a build this keeps one slow peer from
+// holding everything up.
+const (
+	speculateFactor  = 3
+	minSpeculate     = 2 * time.Second
+	unknownSpeculate = 30 * time.Second
+)
+
+func isRemote(err error) bool {
+	_, ok := errors.AsType[*transport.RemoteError](err)
+	return ok
+}
+
+// isBusy reports a node's refusal for want of slots and queue places: a
+// reason to go elsewhere, not a fault of the peer.
+func isBusy(err error) bool {
+	re, ok := errors.AsType[*transport.RemoteError](err)
+	return ok && strings.HasPrefix(re.Msg, ErrBusy.Error())
+}
+
+// dispatch runs req on first (whose place is reserved): after a failure
+// once more on another peer (as often as needed when nodes are busy), and,
+// when the job runs long, speculatively on a peer with an idle slot. It
+// releases every place it reserved.
+func (a *Agent) dispatch(ctx context.Context, first *peer, req *JobRequest, m *manifest, compiler, native string, log *slog.Logger) (Result, [][]byte, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type outcome struct {
+		p    *peer
+		res  Result
+		outs [][]byte
+		err  error
+	}
+	results := make(chan outcome, 4)
+	running := 0
+	tried := map[*peer]bool{}
+	launch := func(p *peer) {
+		tried[p] = true
+		running++
+		go func() {
+			res, outs, err := a.runRemote(ctx, p, req, m)
+			results <- outcome{p, res, outs, err}
+		}()
+	}
+	// On return the jobs still running are cancelled; their places are
+	// given back as they end.
+	defer func() {
+		go func(n int) {
+			for ; n > 0; n-- {
+				a.release((<-results).p)
+			}
+		}(running)
+	}()
+	speculate := func(p *peer) <-chan time.Time {
+		p.mu.Lock()
+		d := time.Duration(p.avgMillis*speculateFactor) * time.Millisecond
+		p.mu.Unlock()
+		if d == 0 {
+			d = unknownSpeculate
+		}
+		return time.After(max(d, minSpeculate))
+	}
+	launch(first)
+	spec := speculate(first)
+	retried := false
+	var lastErr error
+	for running > 0 {
+		select {
+		case o := <-results:
+			running--
+			a.release(o.p)
+			if o.err == nil {
+				o.p.measured(o.res.Millis)
+				return o.res, o.outs, nil
+			}
+			lastErr = o.err
+			busy := isBusy(o.err)
+			switch {
+			case busy:
+			case isRemote(o.err):
+				o.p.jobFailed(o.err)
+			default:
+				o.p.fail(o.err) // the connection or the node itself failed
+			}
+			log.Info("remote job failed", "peer", o.p.addr, "error", o.err)
+			if running > 0 || ctx.Err() != nil || errors.Is(o.err, errInputChanged) || retried && !busy {
+				continue
+			}
+			retried = retried || !busy
+			if next := a.pick(compiler, native, tried); next != nil {
+				a.mu.Lock()
+				a.stats.Retries++
+				a.mu.Unlock()
+				launch(next)
+				spec = speculate(next)
+			}
+		case <-spec:
+			spec = nil
+			if a.waiting.Load() > 0 {
+				continue // idle slots will get this machine's waiting jobs
+			}
+			for _, p := range a.peerList() {
+				if tried[p] || !p.idleSlot() {
+					continue
+				}
+				if next := a.pick(compiler, native, tried); next != nil {
+					log.Debug("job runs long: started on another peer too", "peer", next.addr)
+					a.mu.Lock()
+					a.stats.Speculated++
+					a.mu.Unlock()
+					launch(next)
+				}
+				break
+			}
+		}
+	}
+	return Result{}, nil, lastErr
 }
 
 // errInputChanged reports an input whose content changed during the job:

@@ -60,6 +60,8 @@ type Node struct {
 	mu         sync.Mutex
 	installSum map[string]Hash // node files' hashes, for manifest entries over them
 	stats      NodeStats
+	active     map[*nodeJob]RunningJob
+	durations  histogram // of compiles, seconds
 }
 
 // NodeStats counts what a node did for others.
@@ -96,6 +98,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		}
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, compilers: map[string]*Compiler{}, slots: make(chan struct{}, cfg.Slots), installSum: map[string]Hash{},
+		active: map[*nodeJob]RunningJob{}, durations: newHistogram(),
 		trees: newTreePool(cfg.WorkDir, cfg.Slots+cfg.Queue)}
 	for _, c := range cfg.Compilers {
 		n.compilers[c.ID] = c
@@ -120,6 +123,25 @@ func (n *Node) Stats() NodeStats {
 	s := n.stats
 	s.Running = len(n.slots)
 	return s
+}
+
+// RunningJob is a job on a node, for status and top.
+type RunningJob struct {
+	Source  string    `json:"source"`
+	Client  string    `json:"client"`
+	Started time.Time `json:"started"`
+}
+
+// Jobs lists the jobs the node holds now, oldest first.
+func (n *Node) Jobs() []RunningJob {
+	n.mu.Lock()
+	out := make([]RunningJob, 0, len(n.active))
+	for _, j := range n.active {
+		out = append(out, j)
+	}
+	n.mu.Unlock()
+	slices.SortFunc(out, func(a, b RunningJob) int { return a.Started.Compare(b.Started) })
+	return out
 }
 
 // Slots is how many jobs the node runs at once, Queue how many more may
@@ -174,6 +196,14 @@ func (n *Node) serve(ctx context.Context, st *transport.Stream, peer transport.P
 		return err
 	}
 	log := n.log.With("peer", peer.Name(), "job", job.req.Key().String()[:12], "source", job.analysis.Source)
+	n.mu.Lock()
+	n.active[job] = RunningJob{Source: job.analysis.Source, Client: peer.Name(), Started: start}
+	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		delete(n.active, job)
+		n.mu.Unlock()
+	}()
 
 	var need []Hash
 	for h := range job.sizes {
@@ -204,6 +234,9 @@ func (n *Node) serve(ctx context.Context, st *transport.Stream, peer transport.P
 			s.Failed++
 		}
 	})
+	n.mu.Lock()
+	n.durations.observe(float64(res.Millis) / 1000)
+	n.mu.Unlock()
 	if err := st.SendJSON("result", res); err != nil {
 		return err
 	}

@@ -24,6 +24,11 @@ type NodeInfo struct {
 	Compilers []CompilerInfo `json:"compilers,omitempty"`
 	Peers     []string       `json:"peers,omitempty"` // addresses of the members it has verified
 	Load      float64        `json:"load"`            // 1-minute load average
+	Jobs      []RunningJob   `json:"jobs,omitempty"`  // what it runs and queues now
+	Served    int64          `json:"served"`          // jobs it finished for others, ever
+	Failed    int64          `json:"failed"`          // … that the compiler failed
+	Refused   int64          `json:"refused"`         // jobs it refused or could not run
+	Arch      string         `json:"arch,omitempty"`
 }
 
 // CompilerInfo is how a node advertises a compiler.
@@ -58,7 +63,8 @@ type peer struct {
 	why       string // last failure
 	inflight  int
 	failures  int
-	jobErrors int // consecutive jobs the peer answered with an error
+	jobErrors int     // consecutive jobs the peer answered with an error
+	avgMillis float64 // moving average of its compiles' duration (0: none yet)
 	retryAt   time.Time
 	rtt       time.Duration
 	stats     PeerStats
@@ -282,36 +288,42 @@ func (a *Agent) withdraw(addr, source string) {
 	}
 }
 
-// pick chooses a peer for a job on compiler (and native expansion) and
-// reserves a place there; the caller releases it. It prefers an idle slot
-// (most idle first, then the shortest round trip); failing that, a place
-// in a peer's queue, so that the next job's transfer and tree are ready
-// when a slot frees.
+// pick chooses the peer most likely to finish a job on compiler (and
+// native expansion) first, and reserves a place there; the caller
+// releases it. A peer's expected finish is its measured compile time
+// (moving average; the mean of the others until it has one), stretched by
+// the jobs already queued ahead of this one per slot, plus the round trip.
+// A peer with no idle slot is used only while it has queue places left,
+// so that a slot never idles between two jobs.
 func (a *Agent) pick(compiler, native string, exclude map[*peer]bool) *peer {
-	a.mu.Lock()
-	peers := make([]*peer, 0, len(a.peers))
-	for _, p := range a.peers {
-		peers = append(peers, p)
+	peers := a.peerList()
+	var sum float64
+	var n int
+	for _, p := range peers {
+		p.mu.Lock()
+		if p.avgMillis > 0 {
+			sum += p.avgMillis
+			n++
+		}
+		p.mu.Unlock()
 	}
-	a.mu.Unlock()
+	typical := 1000.0 // ms, before anything was measured
+	if n > 0 {
+		typical = sum / float64(n)
+	}
 	var best *peer
-	bestIdle, bestRoom, bestRTT := 0, 0, time.Duration(0)
+	bestETA := 0.0
 	for _, p := range peers {
 		if exclude[p] {
 			continue
 		}
 		p.mu.Lock()
-		idle := p.info.Slots - p.inflight
 		room := p.info.Slots + p.info.Queue - p.inflight
 		ok := p.state == StateUp && p.conn != nil && room > 0 && p.has(compiler, native)
-		rtt := p.rtt
+		eta := p.eta(typical)
 		p.mu.Unlock()
-		if !ok {
-			continue
-		}
-		better := best == nil || idle > bestIdle || idle == bestIdle && (room > bestRoom || room == bestRoom && rtt < bestRTT)
-		if better {
-			best, bestIdle, bestRoom, bestRTT = p, idle, room, rtt
+		if ok && (best == nil || eta < bestETA) {
+			best, bestETA = p, eta
 		}
 	}
 	if best == nil {
@@ -326,6 +338,36 @@ func (a *Agent) pick(compiler, native string, exclude map[*peer]bool) *peer {
 	return best
 }
 
+// eta is when p would finish one more job, in milliseconds. p.mu is held.
+func (p *peer) eta(typical float64) float64 {
+	avg := p.avgMillis
+	if avg == 0 {
+		avg = typical
+	}
+	slots := max(p.info.Slots, 1)
+	ahead := max(p.inflight-slots+1, 0) // jobs that would wait before this one
+	return avg*(1+float64(ahead)/float64(slots)) + float64(p.rtt.Microseconds())/1000
+}
+
+// measured records a job that p finished in ms milliseconds.
+func (p *peer) measured(ms int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.avgMillis == 0 {
+		p.avgMillis = float64(ms)
+	} else {
+		p.avgMillis = 0.8*p.avgMillis + 0.2*float64(ms)
+	}
+	p.jobErrors = 0
+}
+
+// idleSlot reports whether p has a slot free right now.
+func (p *peer) idleSlot() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state == StateUp && p.conn != nil && p.info.Slots-p.inflight > 0
+}
+
 // release gives back a slot reserved by pick.
 func (a *Agent) release(p *peer) {
 	p.mu.Lock()
@@ -336,19 +378,24 @@ func (a *Agent) release(p *peer) {
 
 // PeerStatus describes a peer for status and peers commands.
 type PeerStatus struct {
-	Name      string    `json:"name"`
-	Addresses []string  `json:"addresses"`
-	Source    string    `json:"source"`
-	Verified  bool      `json:"verified"`
-	State     string    `json:"state"`
-	Why       string    `json:"why,omitempty"`
-	Slots     int       `json:"slots"`
-	Running   int       `json:"running"`
-	Inflight  int       `json:"inflight"`
-	Load      float64   `json:"load"`
-	RTTMillis float64   `json:"rtt_ms"`
-	Compilers []string  `json:"compilers,omitempty"`
-	Stats     PeerStats `json:"stats"`
+	Name      string       `json:"name"`
+	Addresses []string     `json:"addresses"`
+	Source    string       `json:"source"`
+	Verified  bool         `json:"verified"`
+	State     string       `json:"state"`
+	Why       string       `json:"why,omitempty"`
+	Slots     int          `json:"slots"`
+	Running   int          `json:"running"`
+	Inflight  int          `json:"inflight"`
+	Load      float64      `json:"load"`
+	RTTMillis float64      `json:"rtt_ms"`
+	Compilers []string     `json:"compilers,omitempty"`
+	Stats     PeerStats    `json:"stats"`
+	Jobs      []RunningJob `json:"jobs,omitempty"`
+	Served    int64        `json:"served"`
+	Failed    int64        `json:"failed"`
+	Refused   int64        `json:"refused"`
+	AvgMillis float64      `json:"avg_ms"` // its compiles' moving average, as this node measured
 }
 
 func (a *Agent) peerStatus() []PeerStatus {
@@ -366,6 +413,7 @@ func (a *Agent) peerStatus() []PeerStatus {
 			Verified: p.state == StateUp && p.conn != nil, State: p.state, Why: p.why,
 			Slots: p.info.Slots, Running: p.info.Running, Inflight: p.inflight, Load: p.info.Load,
 			RTTMillis: float64(p.rtt.Microseconds()) / 1000, Stats: p.stats,
+			Jobs: p.info.Jobs, Served: p.info.Served, Failed: p.info.Failed, Refused: p.info.Refused, AvgMillis: p.avgMillis,
 		}
 		for _, c := range p.info.Compilers {
 			ps.Compilers = append(ps.Compilers, c.Path+" "+short(c.ID))

@@ -137,6 +137,8 @@ type Server struct {
 	ssh    *gliderssh.Server
 	signer ssh.Signer
 
+	handlers sync.WaitGroup // subsystem handlers running
+
 	// mu protects the following.
 	mu        sync.Mutex
 	conns     map[*trackedConn]struct{}
@@ -200,8 +202,13 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	return s, nil
 }
 
+// ShutdownWait bounds how long Serve waits, once cancelled, for running
+// subsystem handlers (which see their context cancelled) to return.
+const ShutdownWait = 5 * time.Second
+
 // Serve accepts connections on ln until ctx is cancelled, then closes every
-// connection and returns nil.
+// connection, waits (at most ShutdownWait) for the subsystem handlers to
+// return, and returns nil.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.mu.Lock()
 	s.baseCtx = ctx
@@ -222,8 +229,15 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 	}()
 	err := s.ssh.Serve(ln)
+	s.ssh.Close()
+	done := make(chan struct{})
+	go func() { s.handlers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(ShutdownWait):
+		s.log.Warn("subsystem handlers still running after shutdown", "wait", ShutdownWait)
+	}
 	if ctx.Err() != nil || errors.Is(err, gliderssh.ErrServerClosed) {
-		s.ssh.Close()
 		return nil
 	}
 	return fmt.Errorf("serve ssh: %w", err)
@@ -382,7 +396,9 @@ func (s *Server) session(_ *gliderssh.Server, conn *ssh.ServerConn, nc ssh.NewCh
 			}
 			req.Reply(true, nil)
 			started = true
+			s.handlers.Add(1)
 			go func() {
+				defer s.handlers.Done()
 				defer close(done)
 				status := s.run(ctx, ch, sub, peer)
 				ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{status}))

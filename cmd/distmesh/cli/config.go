@@ -39,6 +39,9 @@ type Config struct {
 	Slots int `toml:"slots"`
 	// LogLevel is debug, info, warn or error.
 	LogLevel string `toml:"log_level"`
+	// MetricsListen, when set, serves Prometheus metrics at /metrics there
+	// (such as "127.0.0.1:9633").
+	MetricsListen string `toml:"metrics_listen"`
 	// Compilers are compilers to serve besides those found in PATH.
 	Compilers []string `toml:"compilers"`
 	// StoreSize bounds the store of file contents received from clients.
@@ -93,6 +96,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Slots < 1 {
 		return fmt.Errorf("slots = %d: want at least 1", c.Slots)
+	}
+	if c.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			return fmt.Errorf("metrics_listen = %q: want host:port, such as \"127.0.0.1:9633\"", c.MetricsListen)
+		}
 	}
 	if c.StoreSize < 64<<20 {
 		return fmt.Errorf("store_size = %d: want at least 64MiB", c.StoreSize)

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -138,19 +140,27 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func newLogger(e *env, level string) *slog.Logger {
-	var l slog.Level
+// newLogger logs to stderr at level (DISTMESH_LOG overrides it); the
+// returned LevelVar changes it later (SIGHUP).
+func newLogger(e *env, level string) (*slog.Logger, *slog.LevelVar) {
+	lv := new(slog.LevelVar)
+	setLevel(lv, level)
+	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: lv})), lv
+}
+
+func setLevel(lv *slog.LevelVar, level string) {
 	if v := os.Getenv("DISTMESH_LOG"); v != "" {
 		level = v
 	}
+	var l slog.Level
 	l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: l}))
+	lv.Set(l)
 }
 
 // runNode is the composition root: it wires keys, transport and the job
 // services into a running node and runs it until ctx is cancelled.
 func runNode(ctx context.Context, e *env, cfg Config) error {
-	log := newLogger(e, cfg.LogLevel)
+	log, logLevel := newLogger(e, cfg.LogLevel)
 	if path := os.Getenv("DISTMESH_CPUPROFILE"); path != "" {
 		// For developers: a CPU profile of the node, written when it stops.
 		if f, err := os.Create(path); err == nil {
@@ -235,8 +245,17 @@ func runNode(ctx context.Context, e *env, cfg Config) error {
 			return runDiscovery(ctx, discoveryParams{Config: cfg, Identity: id, Authority: auth, Bound: ln.Addr(), Addrs: addrs, Agent: agent, Node: node, Log: log})
 		})
 	}
+	if cfg.MetricsListen != "" {
+		mln, err := net.Listen("tcp", cfg.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("metrics_listen %s: %w", cfg.MetricsListen, err)
+		}
+		g.Go(func() error { return serveMetrics(ctx, mln, agent) })
+	}
 	g.Go(func() error {
-		// SIGHUP: the revocation list (and, later, config) changed on disk.
+		// SIGHUP: config.toml or the revocation list changed on disk. What
+		// can change live does (log level, static peers, revocations);
+		// the rest is reported as needing a restart. No connection drops.
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
@@ -245,7 +264,8 @@ func runNode(ctx context.Context, e *env, cfg Config) error {
 			case <-ctx.Done():
 				return nil
 			case <-hup:
-				log.Info("reloading on SIGHUP", "revocation_serial", auth.RevocationSerial())
+				cfg = reload(e.home, cfg, logLevel, agent, log)
+				log.Info("reloaded on SIGHUP", "revocation_serial", auth.RevocationSerial())
 				srv.Enforce()
 			}
 		}
@@ -332,4 +352,57 @@ func probeCompilers(ctx context.Context, extra []string, log *slog.Logger) []*jo
 	}
 	log.Info("compilers found", "count", len(comps))
 	return comps
+}
+
+// reload rereads config.toml and applies what can change while the node
+// runs; a file that does not load keeps the running configuration.
+func reload(home string, old Config, lv *slog.LevelVar, agent *jobs.Agent, log *slog.Logger) Config {
+	cfg, err := loadConfig(home)
+	if err != nil {
+		log.Error("config not reloaded", "error", err)
+		return old
+	}
+	setLevel(lv, cfg.LogLevel)
+	for _, p := range cfg.Peers {
+		if !slices.Contains(old.Peers, p) {
+			agent.Suggest(p, "config", keys.Fingerprint{})
+		}
+	}
+	for _, p := range old.Peers {
+		if !slices.Contains(cfg.Peers, p) {
+			agent.Withdraw(p, "config")
+		}
+	}
+	for key, changed := range map[string]bool{
+		"listen":          cfg.Listen != old.Listen,
+		"client_only":     cfg.ClientOnly != old.ClientOnly,
+		"slots":           cfg.Slots != old.Slots,
+		"compilers":       !slices.Equal(cfg.Compilers, old.Compilers),
+		"store_size":      cfg.StoreSize != old.StoreSize,
+		"user":            cfg.User != old.User,
+		"min_confinement": cfg.MinConfinement != old.MinConfinement,
+		"metrics_listen":  cfg.MetricsListen != old.MetricsListen,
+		"discovery":       cfg.Discovery != old.Discovery || !slices.Equal(cfg.Interfaces, old.Interfaces),
+	} {
+		if changed {
+			log.Warn("config changed, takes effect at the next start", "key", key)
+		}
+	}
+	return cfg
+}
+
+// serveMetrics serves Prometheus metrics at /metrics until ctx ends.
+func serveMetrics(ctx context.Context, ln net.Listener, agent *jobs.Agent) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		agent.WriteMetrics(w)
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	stop := context.AfterFunc(ctx, func() { srv.Close() })
+	defer stop()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	return nil
 }

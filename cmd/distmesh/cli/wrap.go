@@ -132,18 +132,22 @@ func readFull(c net.Conn, buf []byte) (int, error) {
 }
 
 func runStatus(ctx context.Context, e *env, args []string) error {
-	fs := e.flags("status", "[--json]")
+	fs := e.flags("status", "[--json] [--since 10m]")
 	asJSON := fs.Bool("json", false, "print JSON")
+	since := fs.Duration("since", 0, "summarise this machine's jobs over the last `DURATION` (a build): where they ran, local compiles and why, the slowest")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if err := wantArgs(pos, 0, 0, "status [--json]"); err != nil {
+	if err := wantArgs(pos, 0, 0, "status [--json] [--since 10m]"); err != nil {
 		return err
 	}
 	var st jobs.Status
 	if err := agentRequest(e.home, "status", &st); err != nil {
 		return err
+	}
+	if *since > 0 {
+		return printSince(e, st, *since, *asJSON)
 	}
 	if *asJSON {
 		enc := json.NewEncoder(e.stdout)
@@ -165,4 +169,54 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 			p.Running, p.Slots, p.Stats.Sent, p.Stats.OK, p.Stats.Failed, p.Stats.Errors, p.Stats.BytesOut, p.Stats.BytesIn, p.Stats.BlobHits, p.RTTMillis)
 	}
 	return tw.Flush()
+}
+
+// buildSummary is `status --since`: what this machine's compiles did over
+// a window.
+type buildSummary struct {
+	Since     time.Duration   `json:"since_ns"`
+	Jobs      int             `json:"jobs"`
+	Where     map[string]int  `json:"where"`     // node name, or "local"
+	Fallbacks map[string]int  `json:"fallbacks"` // local compiles by reason
+	Slowest   *jobs.JobRecord `json:"slowest,omitempty"`
+}
+
+func printSince(e *env, st jobs.Status, since time.Duration, asJSON bool) error {
+	sum := buildSummary{Since: since, Where: map[string]int{}, Fallbacks: map[string]int{}}
+	cut := time.Now().Add(-since)
+	for _, r := range st.Recent {
+		if r.At.Before(cut) {
+			continue
+		}
+		r := r
+		sum.Jobs++
+		sum.Where[r.Where]++
+		if r.Where == "local" {
+			sum.Fallbacks[r.Why]++
+		}
+		if sum.Slowest == nil || r.Took > sum.Slowest.Took {
+			sum.Slowest = &r
+		}
+	}
+	if asJSON {
+		enc := json.NewEncoder(e.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(sum)
+	}
+	fmt.Fprintf(e.stdout, "%d compiles in the last %v\n", sum.Jobs, since)
+	names := make([]string, 0, len(sum.Where))
+	for w := range sum.Where {
+		names = append(names, w)
+	}
+	sort.Strings(names)
+	for _, w := range names {
+		fmt.Fprintf(e.stdout, "  %6d  on %s\n", sum.Where[w], w)
+	}
+	for why, n := range sum.Fallbacks {
+		fmt.Fprintf(e.stdout, "  %6d  locally: %s\n", n, why)
+	}
+	if s := sum.Slowest; s != nil {
+		fmt.Fprintf(e.stdout, "slowest: %s on %s, %v\n", s.Source, s.Where, s.Took.Round(time.Millisecond))
+	}
+	return nil
 }
