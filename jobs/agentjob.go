@@ -414,9 +414,21 @@ func (a *Agent) scanInputs(s *scanState, in *inputs, comp *Compiler, h *wrapHell
 		// GCC includes <stdc-predef.h> before the source unless told not to.
 		s.follow(scanFile{dir: h.Dir}, &directives{Refs: []includeRef{{Name: "stdc-predef.h", Angle: true}}})
 	}
-	// The time zone, for __TIMESTAMP__ (a local time).
-	s.reach("/etc/localtime", true)
+	reachZone(s, h.Env)
 	return a.closure(s, in)
+}
+
+// reachZone adds the time zone files the C library reads for localtime,
+// for __TIMESTAMP__ (a local time): /etc/localtime, and the file TZ names.
+func reachZone(s *scanState, env []string) {
+	s.reach("/etc/localtime", true)
+	for _, e := range env {
+		if tz, ok := strings.CutPrefix(e, "TZ="); ok {
+			if f := ZoneFile(tz); f != "" {
+				s.reach(f, true)
+			}
+		}
+	}
 }
 
 // closure drives a scan until it is complete.
@@ -469,7 +481,7 @@ func (a *Agent) depsInputs(s *scanState, in *inputs, h *wrapHello) ([]scanFile, 
 	for _, p := range deps.Paths {
 		s.addRoot(p, false)
 	}
-	s.reach("/etc/localtime", true)
+	reachZone(s, h.Env)
 	return a.closure(s, in)
 }
 

@@ -25,6 +25,7 @@ var compileEnv = map[string]func(string) error{
 	"LC_MESSAGES":         checkLocale,
 	"LC_CTYPE":            checkLocale,
 	"GCC_COLORS":          checkColors,
+	"TZ":                  checkTZ, // __TIMESTAMP__ is a local time
 }
 
 // localEnv lists variables that make the driver run or find programs and
@@ -148,6 +149,30 @@ func checkLocale(v string) error {
 		return fmt.Errorf("not a locale name")
 	}
 	return nil
+}
+
+// checkTZ accepts a time zone name or file (Europe/Berlin, :/etc/localtime)
+// or a POSIX TZ rule (CET-1CEST,M3.5.0,M10.5.0/3).
+func checkTZ(v string) error {
+	if v == "" || len(v) > 256 || strings.Contains(v, "..") || strings.ContainsAny(v, "\x00\n") {
+		return fmt.Errorf("not a time zone")
+	}
+	return nil
+}
+
+// ZoneFile is the file a TZ value makes the C library read, if any: a
+// compile that uses __TIMESTAMP__ reads it, so it travels with the job.
+func ZoneFile(tz string) string {
+	tz = strings.TrimPrefix(tz, ":")
+	switch {
+	case tz == "":
+		return ""
+	case strings.HasPrefix(tz, "/"):
+		return tz
+	case strings.ContainsAny(tz, ",<>") || strings.IndexAny(tz, "0123456789") >= 0 && !strings.Contains(tz, "/"):
+		return "" // a POSIX rule such as UTC0 or CET-1CEST,M3.5.0,M10.5.0/3
+	}
+	return "/usr/share/zoneinfo/" + tz
 }
 
 func checkColors(v string) error {

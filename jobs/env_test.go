@@ -99,3 +99,23 @@ func TestCompileEnvPassesCheckEnv(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestZoneFile(t *testing.T) {
+	for tz, want := range map[string]string{
+		"Europe/Berlin":              "/usr/share/zoneinfo/Europe/Berlin",
+		":Europe/Berlin":             "/usr/share/zoneinfo/Europe/Berlin",
+		":/etc/localtime":            "/etc/localtime",
+		"UTC":                        "/usr/share/zoneinfo/UTC",
+		"UTC0":                       "",
+		"CET-1CEST,M3.5.0,M10.5.0/3": "",
+		"<+03>-3":                    "",
+		"":                           "",
+	} {
+		if got := ZoneFile(tz); got != want {
+			t.Errorf("ZoneFile(%q) = %q, want %q", tz, got, want)
+		}
+	}
+	if err := CheckEnv([]string{"TZ=../../etc/shadow"}); err == nil {
+		t.Error("TZ with .. accepted")
+	}
+}

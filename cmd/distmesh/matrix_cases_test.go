@@ -111,6 +111,9 @@ var matrixCases = []matrixCase{
 	// __TIMESTAMP__ is the source's mtime: the runner must not touch the copy between the two compiles.
 	{Name: "timestamp-mtime-clang", Fixture: "c-basic", Compiler: "clang", Args: []string{"-c", "stamp.c"}, Outputs: []string{"stamp.o"}, Remote: true},
 	{Name: "timestamp-mtime-gcc", Fixture: "c-basic", Compiler: "gcc", Args: []string{"-c", "stamp.c", "-g"}, Outputs: []string{"stamp.o"}, Remote: true},
+	// ... in local time: the client's time zone (TZ, or /etc/localtime) must travel with the job.
+	{Name: "timestamp-tz-gcc", Fixture: "c-basic", Compiler: "gcc", Args: []string{"-c", "stamp.c"}, Env: []string{"TZ=Pacific/Auckland"}, Outputs: []string{"stamp.o"}, Remote: true},
+	{Name: "timestamp-tz-posix-clang", Fixture: "c-basic", Compiler: "clang", Args: []string{"-c", "stamp.c"}, Env: []string{"TZ=ABC-5:30"}, Outputs: []string{"stamp.o"}, Remote: true},
 	{Name: "ccache-input-charset-gcc", Fixture: "c-basic", Compiler: "gcc", Args: []string{"-finput-charset=latin1", "-c", "latin1.c"}, Outputs: []string{"latin1.o"}, Remote: true},
 	{Name: "ccache-basedir-absolute-clang", Fixture: "c-basic", Dir: "src", Compiler: "clang", Args: []string{"-g", "-I$ROOT/include", "-c", "$ROOT/src/deep.c", "-o", "$ROOT/out/deep.o"}, Outputs: []string{"out/deep.o"}, Remote: true},
 	{Name: "ccache-dependencies-output-env-gcc", Fixture: "c-basic", Compiler: "gcc", Args: []string{"-Iinclude", "-Ilinkinc", "-c", "util.c"}, Env: []string{"DEPENDENCIES_OUTPUT=deps.d"}, Outputs: []string{"util.o", "deps.d"}, Remote: true},
