@@ -171,7 +171,7 @@ func (a *Agent) compile(ctx context.Context, lc *localConn, h wrapHello) {
 	req := &JobRequest{Compiler: comp.ID, Name: h.Name, Native: native, Args: args, Env: h.Env, Dir: h.Dir, Entries: m.entries}
 
 	released = true // dispatch releases every place it holds
-	res, outs, err := a.dispatch(ctx, p, req, m, comp.ID, native, log)
+	res, outs, err := a.dispatchWatched(ctx, lc, p, req, m, comp.ID, native, log)
 	if err != nil {
 		if h.Fallback {
 			local("remote failure: " + err.Error())
@@ -605,6 +605,28 @@ func (a *Agent) dispatch(ctx context.Context, first *peer, req *JobRequest, m *m
 		}
 	}
 	return Result{}, nil, lastErr
+}
+
+// dispatchWatched is dispatch, cancelled if the wrapper goes away (the
+// build was interrupted): the node then kills the job instead of finishing
+// it for nobody. The wrapper sends nothing while its job runs, so any read
+// that returns means it is gone.
+func (a *Agent) dispatchWatched(ctx context.Context, lc *localConn, p *peer, req *JobRequest, m *manifest, compiler, native string, log *slog.Logger) (Result, [][]byte, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	gone := make(chan struct{})
+	go func() {
+		defer close(gone)
+		var b [1]byte
+		if _, err := lc.c.Read(b[:]); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			cancel()
+		}
+	}()
+	res, outs, err := a.dispatch(ctx, p, req, m, compiler, native, log)
+	lc.c.SetReadDeadline(time.Now()) // stop watching
+	<-gone
+	lc.c.SetReadDeadline(time.Time{})
+	return res, outs, err
 }
 
 // errInputChanged reports an input whose content changed during the job:

@@ -91,8 +91,25 @@ func (m *testMesh) run(args ...string) string {
 
 func (m *testMesh) start(name string, extra ...string) {
 	m.t.Helper()
+	m.startAt(name, "127.0.0.1:0", extra...)
+}
+
+// addr is where a running node listens.
+func (m *testMesh) addr(name string) string {
+	m.t.Helper()
+	var st struct{ Listen []string }
+	b, err := os.ReadFile(filepath.Join(m.homes[name], "node.json"))
+	if err != nil || json.Unmarshal(b, &st) != nil || len(st.Listen) == 0 {
+		m.t.Fatalf("node %s: no address (%v)", name, err)
+	}
+	return st.Listen[0]
+}
+
+// startAt starts a node listening on addr.
+func (m *testMesh) startAt(name, addr string, extra ...string) {
+	m.t.Helper()
 	home := m.homes[name]
-	args := append([]string{"join", "--home", home, "--listen", "127.0.0.1:0"}, extra...)
+	args := append([]string{"join", "--home", home, "--listen", addr}, extra...)
 	cmd := exec.Command(m.bin, args...)
 	log := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = log, log
