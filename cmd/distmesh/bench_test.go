@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -236,3 +237,85 @@ func ratio(a, b time.Duration) string { return fmt.Sprintf("%.2f", a.Seconds()/b
 func perJob(d time.Duration, n int) string { return fmt.Sprintf("%.1f ms", ms(d)/float64(n)) }
 
 func pct(a, b time.Duration) string { return fmt.Sprintf("%.1f%%", 100*a.Seconds()/b.Seconds()) }
+
+// BenchmarkScheduling builds 500 jobs of known durations (the stand-in
+// compiler sleeps) on a simulated mesh of four nodes with different slot
+// counts and speeds, from one client, and reports the build time against
+// the ideal lower bound for the same jobs: the total work divided by the
+// mesh's capacity, and no less than the longest job on the fastest node.
+// Target: within 10% of the bound.
+func BenchmarkScheduling(b *testing.B) {
+	needSandbox(b)
+	b.StopTimer()
+	nodes := []struct {
+		name  string
+		slots int
+		speed float64 // a job takes speed times its nominal duration there
+	}{
+		{"big", 8, 1.0}, {"fast", 4, 0.75}, {"slow", 4, 1.5}, {"old", 2, 2.0},
+	}
+	const jobs = 500
+	// Nominal durations 600-1400 ms, fixed seed: the same jobs every run.
+	rng := rand.New(rand.NewPCG(1, 2))
+	durations := make([]int, jobs)
+	total := 0
+	for i := range durations {
+		durations[i] = 600 + rng.IntN(801)
+		total += durations[i]
+	}
+	m := newTestMesh(b, nodes[0].name)
+	m.kill(nodes[0].name, syscall.SIGTERM)
+	for i, n := range nodes {
+		fake := fakeCC(b, filepath.Join(m.dir, "cc-"+n.name))
+		os.WriteFile(filepath.Join(filepath.Dir(fake), "speed"), []byte(fmt.Sprint(n.speed)), 0o644)
+		if i > 0 {
+			m.homes[n.name] = filepath.Join(m.dir, n.name)
+		}
+		m.withConfig(n.name, fmt.Sprintf("compilers = [%q]", fake), fmt.Sprintf("slots = %d", n.slots), "discovery = false")
+		if i == 0 {
+			m.start(n.name)
+			continue
+		}
+		token := strings.TrimSpace(m.run("keys", "add", "--home", m.homes[nodes[0].name], "--name", n.name))
+		m.start(n.name, token)
+	}
+	token := strings.TrimSpace(m.run("keys", "add", "--home", m.homes[nodes[0].name], "--name", "client"))
+	m.homes["client"] = filepath.Join(m.dir, "client")
+	m.withConfig("client", "discovery = false")
+	m.start("client", token, "--client-only")
+	m.waitPeersUp("client", len(nodes))
+	client := fakeCC(b, filepath.Join(m.dir, "cc-client"))
+
+	dir := filepath.Join(b.TempDir(), "proj")
+	os.MkdirAll(dir, 0o755)
+	for i, d := range durations {
+		os.WriteFile(filepath.Join(dir, fmt.Sprintf("j%03d.c", i)), []byte(fmt.Sprintf("sleep %d\n", d)), 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, "Makefile"), []byte("OBJS := $(patsubst %.c,%.o,$(wildcard *.c))\nall: $(OBJS)\n%.o: %.c\n\t$(CC) -c $< -o $@\n"), 0o644)
+
+	capacity, fastest, slots := 0.0, 1e9, 0
+	for _, n := range nodes {
+		capacity += float64(n.slots) / n.speed
+		fastest = min(fastest, n.speed)
+		slots += n.slots
+	}
+	maxDur := slices.Max(durations)
+	bound := time.Duration(max(float64(total)/capacity, float64(maxDur)*fastest)) * time.Millisecond
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "make", "-s", fmt.Sprintf("-j%d", 2*slots), "CC="+m.bin+" "+client)
+	cmd.Dir, cmd.Env = dir, m.compileEnv("client", "DISTMESH_FALLBACK=0")
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("build: %v\n%s", err, out)
+	}
+	took := time.Since(start)
+	fmt.Printf("\n%d jobs (%.0f s of nominal work) on %d nodes, %d slots: %v; ideal bound %v; ratio %.3f\n",
+		jobs, float64(total)/1000, len(nodes), slots, took.Round(time.Millisecond), bound.Round(time.Millisecond), took.Seconds()/bound.Seconds())
+	for _, n := range nodes {
+		fmt.Printf("  %-5s %d slots, speed x%.2f: %d jobs\n", n.name, n.slots, n.speed, m.counter(n.name, "jobs_served"))
+	}
+	b.ReportMetric(took.Seconds()/bound.Seconds(), "build/bound")
+	b.ReportMetric(took.Seconds(), "build-s")
+}

@@ -2,9 +2,10 @@
  * fakecc: a stand-in C compiler for distmesh's lifecycle tests and
  * scheduling benchmark. It answers the probes a node makes of a compiler as
  * GCC would, and "compiles" by sleeping: `fakecc -c x.c -o x.o` reads x.c,
- * whose first line is "sleep MILLISECONDS", sleeps that long (times
- * FAKECC_SCALE in the environment, a node's speed factor, default 1), and
- * writes x.o holding the source's bytes. Nothing else.
+ * whose first line is "sleep MILLISECONDS", sleeps that long (times the
+ * number in a file named "speed" beside the program, if there is one: a
+ * simulated node's slowness), and writes x.o holding the source's bytes.
+ * Nothing else.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -71,9 +72,15 @@ int main(int argc, char **argv)
 	fclose(in);
 	long ms = 0;
 	sscanf(buf, "sleep %ld", &ms);
-	const char *scale = getenv("FAKECC_SCALE");
-	if (scale)
-		ms = (long)(ms * atof(scale));
+	char speedfile[4200];
+	snprintf(speedfile, sizeof speedfile, "%sspeed", installdir());
+	FILE *sp = fopen(speedfile, "r");
+	if (sp) {
+		double f = 1;
+		if (fscanf(sp, "%lf", &f) == 1 && f > 0)
+			ms = (long)(ms * f);
+		fclose(sp);
+	}
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
