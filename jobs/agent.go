@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -52,6 +53,7 @@ type Agent struct {
 	client    *transport.Client
 	compilers Compilers
 	hashes    *hashCache
+	manifests *manifestCache
 	search    searchCache
 
 	// candidates are peer addresses learned from peers, added by Run.
@@ -132,6 +134,16 @@ func (a *Agent) Run(ctx context.Context) error {
 		ln.Close()
 		return fmt.Errorf("agent socket: %w", err)
 	}
+	if n, err := a.hashes.load(cachePath(a.cfg.Home)); err == nil {
+		a.log.Debug("file cache loaded", "entries", n)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		a.log.Info("file cache ignored, rebuilding it", "error", err)
+	}
+	defer func() {
+		if err := a.hashes.save(cachePath(a.cfg.Home)); err != nil {
+			a.log.Warn("file cache not saved", "error", err)
+		}
+	}()
 	a.mu.Lock()
 	a.peers = map[string]*peer{}
 	a.mu.Unlock()

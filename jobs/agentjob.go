@@ -363,16 +363,21 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *localConn, comp *Compiler,
 		return nil, false
 	}
 
-	s := newScan(in.w, quote, bracket, lookup)
-	files, err := a.scanInputs(s, in, comp, h)
-	if errors.Is(err, errComputedInclude) {
-		// Ask the compiler; then look only for what its list cannot show.
-		s = newScan(newWalkerLike(in.w), quote, bracket, lookup)
-		s.probesOnly = true
-		files, err = a.depsInputs(s, in, h)
-	}
-	if err != nil {
-		return in.m, err
+	key := manifestKey(comp, h)
+	files, cached := a.manifests.lookup(key, in.w)
+	if !cached {
+		s := newScan(in.w, quote, bracket, lookup)
+		files, err = a.scanInputs(s, in, comp, h)
+		if errors.Is(err, errComputedInclude) {
+			// Ask the compiler; then look only for what its list cannot show.
+			s = newScan(newWalkerLike(in.w), quote, bracket, lookup)
+			s.probesOnly = true
+			files, err = a.depsInputs(s, in, h)
+		}
+		if err != nil {
+			return in.m, err
+		}
+		defer a.manifests.store(key, files, s.absent, walkerStamp(s.w))
 	}
 	// Every input the scan reached, opened by the wrapper: the agent reads
 	// nothing the caller could not.

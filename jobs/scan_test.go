@@ -2,6 +2,8 @@ package jobs
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -130,5 +132,128 @@ func TestScanMatchesCompiler(t *testing.T) {
 		t.Run(tt.compiler+" "+strings.Join(tt.args, " "), func(t *testing.T) {
 			checkScan(t, tt.compiler, dir, tt.args...)
 		})
+	}
+}
+
+// TestScanTrickyHeaders: include_next, guards, a header in two include
+// directories, quoted includes relative to the including file, conditions
+// on command-line macros, a directory with a space, an include cycle and a
+// __has_include probe: the scan finds every file the compiler reads,
+// resolved to the same path, with gcc and clang; files the compiler must
+// not read (the second common.h, first/sib.h, which #error) are not taken
+// for the ones it reads.
+func TestScanTrickyHeaders(t *testing.T) {
+	dir, err := filepath.Abs("testdata/scan")
+	if err != nil {
+		t.Fatal(err)
+	}
+	flags := []string{"-Itricky/first", "-Itricky/second", "-Itricky/nextA", "-Itricky/nextB"}
+	for _, compiler := range []string{"gcc", "clang"} {
+		for _, define := range []string{"-UUSE_A", "-DUSE_A"} {
+			t.Run(compiler+define, func(t *testing.T) {
+				args := append(append([]string{define}, flags...), "-c", "tricky/main.c")
+				checkScan(t, compiler, dir, args...)
+				got, err := scanFor(t, compiler, dir, args)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// Both branches of a condition are shipped (harmless)...
+				for _, want := range []string{"tricky/cond_a.h", "tricky/cond_b.h", "tricky/probed.h"} {
+					if !got[filepath.Join(dir, want)] {
+						t.Errorf("scan lacks %s", want)
+					}
+				}
+				// ...but never a file that would shadow the compiler's choice.
+				for _, bad := range []string{"tricky/second/common.h", "tricky/first/sib.h"} {
+					if got[filepath.Join(dir, bad)] {
+						t.Errorf("scan shipped %s, which the compiler does not read", bad)
+					}
+				}
+			})
+		}
+	}
+	t.Run("computed include", func(t *testing.T) {
+		if _, err := scanFor(t, "gcc", dir, []string{"-c", "tricky/computed.c"}); !errors.Is(err, errComputedInclude) {
+			t.Errorf("scan of a computed include = %v, want errComputedInclude", err)
+		}
+	})
+}
+
+// TestScanManyHeaders: one unit that includes 10,000 headers.
+func TestScanManyHeaders(t *testing.T) {
+	dir := t.TempDir()
+	os.Mkdir(filepath.Join(dir, "h"), 0o755)
+	var src strings.Builder
+	for i := range 10000 {
+		name := fmt.Sprintf("h%05d.h", i)
+		os.WriteFile(filepath.Join(dir, "h", name), []byte(fmt.Sprintf("#define H%d %d\n", i, i)), 0o644)
+		fmt.Fprintf(&src, "#include \"h/%s\"\n", name)
+	}
+	src.WriteString("int x = H9999;\n")
+	os.WriteFile(filepath.Join(dir, "many.c"), []byte(src.String()), 0o644)
+	checkScan(t, "gcc", dir, "-c", "many.c")
+}
+
+// TestScanNonUTF8Names: file names that are not UTF-8.
+func TestScanNonUTF8Names(t *testing.T) {
+	dir := t.TempDir()
+	name := "caf\xe9.h" // Latin-1
+	if err := os.WriteFile(filepath.Join(dir, name), []byte("#define CAFE 1\n"), 0o644); err != nil {
+		t.Skipf("this file system refuses non-UTF-8 names: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "u.c"), []byte("#include \""+name+"\"\nint x = CAFE;\n"), 0o644)
+	checkScan(t, "gcc", dir, "-c", "u.c")
+}
+
+func TestManifestCacheNoticesChanges(t *testing.T) {
+	dir := t.TempDir()
+	for _, d := range []string{"a", "b"} {
+		os.Mkdir(filepath.Join(dir, d), 0o755)
+	}
+	os.WriteFile(filepath.Join(dir, "b", "x.h"), []byte("b"), 0o644)
+	os.WriteFile(filepath.Join(dir, "s.c"), []byte("#include <x.h>\n"), 0o644)
+	scan := func() (*scanState, []scanFile) {
+		w := newWalker(dir)
+		s := newScan(w, nil, []string{dir + "/a", dir + "/b"}, func(phys string, fi fs.FileInfo) (*directives, bool) {
+			b, _ := os.ReadFile(phys)
+			d := parseDirectives(b)
+			return &d, true
+		})
+		s.addRoot("s.c", false)
+		if _, err := s.run(); err != nil {
+			t.Fatal(err)
+		}
+		var files []scanFile
+		for _, p := range s.order {
+			files = append(files, s.files[p])
+		}
+		return s, files
+	}
+	mc := newManifestCache(10)
+	key := Hash{1}
+	s, files := scan()
+	mc.store(key, files, s.absent, walkerStamp(s.w))
+	if _, ok := mc.lookup(key, newWalker(dir)); !ok {
+		t.Fatal("unchanged tree: cached manifest not reused")
+	}
+	// A header appears earlier on the search path: the compiler would now
+	// read it, so the cached manifest is wrong.
+	os.WriteFile(filepath.Join(dir, "a", "x.h"), []byte("a"), 0o644)
+	if _, ok := mc.lookup(key, newWalker(dir)); ok {
+		t.Error("a header earlier on the search path went unnoticed")
+	}
+	s, files = scan()
+	mc.store(key, files, s.absent, walkerStamp(s.w))
+	// An input changes.
+	os.WriteFile(filepath.Join(dir, "a", "x.h"), []byte("a, longer"), 0o644)
+	if _, ok := mc.lookup(key, newWalker(dir)); ok {
+		t.Error("a changed input went unnoticed")
+	}
+	s, files = scan()
+	mc.store(key, files, s.absent, walkerStamp(s.w))
+	// An input disappears.
+	os.Remove(filepath.Join(dir, "a", "x.h"))
+	if _, ok := mc.lookup(key, newWalker(dir)); ok {
+		t.Error("a deleted input went unnoticed")
 	}
 }

@@ -1,0 +1,112 @@
+package jobs
+
+import (
+	"crypto/sha256"
+	"io/fs"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// manifestCache is what ccache calls direct mode: for a job (compiler,
+// arguments, the environment that matters, working directory, source) the
+// inputs found last time, each with the version it had, and the candidates
+// the scan looked for and did not find. A job whose inputs all still have
+// those versions, and whose missing candidates are all still missing, needs
+// no scan: a rebuild of an unchanged tree never parses a header, and never
+// runs the compiler's dependency scan either. For a job whose inputs came
+// from the compiler's dependency list (a computed #include), the
+// candidates it probed are not known; as with ccache, a new header earlier
+// on the search path is then not noticed until an input changes.
+type manifestCache struct {
+	max int
+
+	// mu protects the following.
+	mu sync.Mutex
+	m  map[Hash]*cachedManifest
+}
+
+type cachedManifest struct {
+	files  []cachedFile
+	absent []string
+}
+
+type cachedFile struct {
+	file  scanFile
+	stamp fileStamp
+}
+
+func newManifestCache(max int) *manifestCache {
+	return &manifestCache{max: max, m: map[Hash]*cachedManifest{}}
+}
+
+// manifestKey is the job as the cache knows it.
+func manifestKey(comp *Compiler, h *wrapHello) Hash {
+	env := slices.Clone(h.Env)
+	slices.Sort(env)
+	parts := []string{"v1", comp.ID, comp.Name, h.Dir, h.PWD, h.Source, h.Lang}
+	for _, list := range [][]string{h.Args, env, h.Includes, h.Dirs} {
+		parts = append(parts, "\x01")
+		parts = append(parts, list...)
+	}
+	return sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+}
+
+// lookup returns the files of a cached manifest when every one of them, and
+// every absent candidate, is as it was; w records what it walks.
+func (mc *manifestCache) lookup(key Hash, w *walker) ([]scanFile, bool) {
+	mc.mu.Lock()
+	cm, ok := mc.m[key]
+	mc.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	for _, name := range cm.absent {
+		if _, _, err := w.resolve(name); err == nil {
+			return nil, false // a file appeared where the scan found none
+		}
+	}
+	files := make([]scanFile, 0, len(cm.files))
+	for _, cf := range cm.files {
+		phys, fi, err := w.resolve(cf.file.name)
+		if err != nil || phys != cf.file.phys || !fi.Mode().IsRegular() || stampOf(fi) != cf.stamp {
+			return nil, false
+		}
+		files = append(files, cf.file)
+	}
+	return files, true
+}
+
+// store remembers the manifest of a job; stamps gives each file's version.
+func (mc *manifestCache) store(key Hash, files []scanFile, absent map[string]bool, stamp func(phys string) (fileStamp, bool)) {
+	cm := &cachedManifest{}
+	for _, f := range files {
+		st, ok := stamp(f.phys)
+		if !ok {
+			return // not all versions known: do not cache
+		}
+		cm.files = append(cm.files, cachedFile{f, st})
+	}
+	for name := range absent {
+		cm.absent = append(cm.absent, name)
+	}
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	if len(mc.m) >= mc.max {
+		clear(mc.m) // bounded; a build refills it
+	}
+	mc.m[key] = cm
+}
+
+// walkerStamp returns the version a walker saw of a physical path.
+func walkerStamp(w *walker) func(string) (fileStamp, bool) {
+	return func(phys string) (fileStamp, bool) {
+		r, ok := w.lstat[phys]
+		if !ok || r.err != nil || r.fi == nil {
+			return fileStamp{}, false
+		}
+		return stampOf(r.fi), true
+	}
+}
+
+var _ fs.FileInfo = entryInfo{}

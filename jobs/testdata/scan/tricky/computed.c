@@ -1,0 +1,2 @@
+#define H "guarded.h"
+#include H

@@ -1,0 +1,1 @@
+#define A_ONLY 1

@@ -1,0 +1,4 @@
+#ifndef CYCLE_A
+#define CYCLE_A
+#include "cycle_b.h"
+#endif

@@ -1,0 +1,1 @@
+#error first/sib.h must not be read

@@ -1,0 +1,1 @@
+#define NEXT_LIMIT 3

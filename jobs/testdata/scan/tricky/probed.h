@@ -1,0 +1,1 @@
+int probed_header;

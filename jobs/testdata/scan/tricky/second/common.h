@@ -1,0 +1,1 @@
+#error second/common.h must not be read

@@ -1,0 +1,2 @@
+#include "sib.h"
+#define INNER SIB

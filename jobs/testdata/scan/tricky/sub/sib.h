@@ -1,0 +1,1 @@
+#define SIB 2
