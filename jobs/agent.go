@@ -109,6 +109,7 @@ func NewAgent(cfg AgentConfig) *Agent {
 		name:       cfg.Identity.Name,
 		client:     &transport.Client{Identity: cfg.Identity, Authority: cfg.Authority},
 		hashes:     newHashCache(200_000),
+		manifests:  newManifestCache(20_000),
 		wake:       make(chan struct{}),
 		candidates: make(chan candidate, 64),
 		stats:      AgentStats{Fallbacks: map[string]int64{}},
