@@ -58,7 +58,8 @@ type Node struct {
 
 	// mu protects the following.
 	mu         sync.Mutex
-	installSum map[string]Hash // node files' hashes, for manifest entries over them
+	installSum map[string]Hash       // node files' hashes, for manifest entries over them
+	footprints map[string]*footprint // by compiler identity
 	stats      NodeStats
 	active     map[*nodeJob]RunningJob
 	durations  histogram // of compiles, seconds
@@ -97,7 +98,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 			os.RemoveAll(filepath.Join(cfg.WorkDir, e.Name()))
 		}
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, compilers: map[string]*Compiler{}, slots: make(chan struct{}, cfg.Slots), installSum: map[string]Hash{},
+	n := &Node{cfg: cfg, log: cfg.Logger, compilers: map[string]*Compiler{}, slots: make(chan struct{}, cfg.Slots), installSum: map[string]Hash{}, footprints: map[string]*footprint{},
 		active: map[*nodeJob]RunningJob{}, durations: newHistogram(),
 		trees: newTreePool(cfg.WorkDir, cfg.Slots+cfg.Queue)}
 	for _, c := range cfg.Compilers {
@@ -188,7 +189,11 @@ func (n *Node) serve(ctx context.Context, st *transport.Stream, peer transport.P
 		n.count(func(s *NodeStats) { s.Busy++ })
 		return fmt.Errorf("%w: %d slots and %d queue places taken", ErrBusy, n.cfg.Slots, n.cfg.Queue)
 	}
-	defer n.jobs.Add(-1)
+	// The place is given back as soon as the compiler is done, before the
+	// outputs travel: a client that sends its next job on the result is
+	// not told the node is busy.
+	release := sync.OnceFunc(func() { n.jobs.Add(-1) })
+	defer release()
 	job, err := n.admit(&req)
 	if err != nil {
 		n.count(func(s *NodeStats) { s.Refused++ })
@@ -216,10 +221,15 @@ func (n *Node) serve(ctx context.Context, st *transport.Stream, peer transport.P
 		return err
 	}
 	if err := n.receiveBlobs(st, need, job.sizes); err != nil {
+		if errors.Is(err, errBadBlob) {
+			n.count(func(s *NodeStats) { s.Refused++ })
+			log.Info("job refused", "error", err)
+		}
 		return err
 	}
 
 	res, outs, err := n.run(ctx, job, log)
+	release()
 	if err != nil {
 		n.count(func(s *NodeStats) { s.Refused++ })
 		log.Warn("job failed to run", "error", err)
@@ -265,6 +275,9 @@ func (n *Node) acquire(ctx context.Context) (func(), error) {
 	}
 }
 
+// errBadBlob marks content that does not match what the manifest promised.
+var errBadBlob = errors.New("bad content")
+
 func (n *Node) receiveBlobs(st *transport.Stream, need []Hash, sizes map[Hash]int64) error {
 	want := make(map[Hash]bool, len(need))
 	for _, h := range need {
@@ -276,8 +289,11 @@ func (n *Node) receiveBlobs(st *transport.Stream, need []Hash, sizes map[Hash]in
 		if err != nil {
 			return err
 		}
-		if typ != "blob" || len(payload) < len(Hash{}) {
+		if typ != "blob" {
 			return fmt.Errorf("protocol: got %s, want blob", typ)
+		}
+		if len(payload) < len(Hash{}) {
+			return fmt.Errorf("protocol: a blob of %d bytes is shorter than its hash", len(payload))
 		}
 		var h Hash
 		copy(h[:], payload)
@@ -287,9 +303,12 @@ func (n *Node) receiveBlobs(st *transport.Stream, need []Hash, sizes map[Hash]in
 		delete(want, h)
 		data, err := decompress(payload[len(h):], sizes[h])
 		if err != nil {
-			return fmt.Errorf("blob %s: %w", h, err)
+			return fmt.Errorf("%w: blob %s: %w", errBadBlob, h, err)
 		}
 		if err := n.cfg.Store.Put(h, data); err != nil {
+			if errors.Is(err, ErrCorrupt) {
+				return fmt.Errorf("%w: %w", errBadBlob, err)
+			}
 			return err
 		}
 		in += int64(len(payload))
@@ -415,7 +434,8 @@ func (n *Node) checkEntries(job *nodeJob) error {
 				continue
 			}
 			if e.Kind == KindDir {
-				if fi, err := os.Stat(e.Path); err == nil && fi.IsDir() {
+				// Lstat: a directory where the node has a symlink is refused.
+				if fi, err := os.Lstat(e.Path); err == nil && fi.IsDir() {
 					continue
 				}
 			}
@@ -437,11 +457,49 @@ func (n *Node) checkEntries(job *nodeJob) error {
 	return nil
 }
 
-// overInstall reports whether e sits on or inside the compiler's
-// installation (including the symlinks on the way to its files), where the
-// sandbox binds the node's own files.
-func (n *Node) overInstall(c *Compiler, e Entry) bool {
+// A footprint is where a compiler installation lives on this node: the
+// paths the sandbox binds (as named, and where they physically end) and
+// every symlink met on the way to them. A manifest may not put anything
+// of its own there, whichever spelling it uses.
+type footprint struct {
+	roots []string        // install paths, as named and physical
+	links map[string]bool // symlinks on the way to them
+}
+
+func (n *Node) footprint(c *Compiler) *footprint {
+	n.mu.Lock()
+	fp := n.footprints[c.ID]
+	n.mu.Unlock()
+	if fp != nil {
+		return fp
+	}
+	fp = &footprint{links: map[string]bool{}}
+	w := newWalker("/")
 	for _, p := range c.Install {
+		fp.roots = append(fp.roots, p)
+		if phys, _, err := w.resolve(p); err == nil && phys != p {
+			fp.roots = append(fp.roots, phys)
+		}
+	}
+	for p, e := range w.entries {
+		if e.Kind == KindSymlink {
+			fp.links[p] = true
+		}
+	}
+	n.mu.Lock()
+	n.footprints[c.ID] = fp
+	n.mu.Unlock()
+	return fp
+}
+
+// overInstall reports whether e sits on or inside the compiler's
+// installation, or replaces a symlink or directory on the way to it.
+func (n *Node) overInstall(c *Compiler, e Entry) bool {
+	fp := n.footprint(c)
+	if fp.links[e.Path] {
+		return true
+	}
+	for _, p := range fp.roots {
 		if e.Path == p || strings.HasPrefix(e.Path, p+"/") {
 			return true
 		}
@@ -450,12 +508,30 @@ func (n *Node) overInstall(c *Compiler, e Entry) bool {
 			return true
 		}
 	}
+	if e.Kind != KindDir {
+		for l := range fp.links {
+			if strings.HasPrefix(l, e.Path+"/") {
+				return true
+			}
+		}
+	}
 	return false
 }
 
+// underInstall reports whether an output directory is in, above or on the
+// way to the compiler's installation.
 func (n *Node) underInstall(c *Compiler, dir string) bool {
-	for _, p := range c.Install {
-		if dir == p || strings.HasPrefix(dir, p+"/") || strings.HasPrefix(p, dir+"/") {
+	fp := n.footprint(c)
+	near := func(p string) bool {
+		return dir == p || strings.HasPrefix(dir, p+"/") || strings.HasPrefix(p, dir+"/")
+	}
+	for _, p := range fp.roots {
+		if near(p) {
+			return true
+		}
+	}
+	for l := range fp.links {
+		if near(l) {
 			return true
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -63,6 +64,7 @@ func newPidsCgroup(max int) (*pidsCgroup, error) {
 	if err := os.Mkdir(parent, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, fmt.Errorf("create pids cgroup: %w", err)
 	}
+	sweepOnce.Do(func() { sweepStale(parent) })
 	if version == "v2" {
 		// Each level hands the controller down to the next.
 		for _, d := range []string{root, parent} {
@@ -80,6 +82,25 @@ func newPidsCgroup(max int) (*pidsCgroup, error) {
 		return nil, fmt.Errorf("set pids.max: %w", err)
 	}
 	return c, nil
+}
+
+var sweepOnce sync.Once
+
+// sweepStale removes the cgroups left by daemons that died before they
+// could (job-<pid>-<n> with no process <pid>). The kernel refuses to remove
+// one that still holds a process, so a live job is never touched.
+func sweepStale(parent string) {
+	ents, _ := os.ReadDir(parent)
+	for _, e := range ents {
+		rest, ok := strings.CutPrefix(e.Name(), "job-")
+		if !ok || !e.IsDir() {
+			continue
+		}
+		pid, _, _ := strings.Cut(rest, "-")
+		if _, err := os.Stat(filepath.Join("/proc", pid)); errors.Is(err, os.ErrNotExist) {
+			os.Remove(filepath.Join(parent, e.Name()))
+		}
+	}
 }
 
 func (c *pidsCgroup) add(pid int) error {
