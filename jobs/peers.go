@@ -49,13 +49,13 @@ const (
 
 // peer is one node this agent sends work to.
 type peer struct {
-	addr   string
-	source string           // config, gossip, mdns
-	want   keys.Fingerprint // the key its source announced, if any
-	stop   context.CancelFunc
+	addr string
+	stop context.CancelFunc
 
 	// mu protects the following.
 	mu        sync.Mutex
+	sources   []string           // who named the address: config, mdns, gossip
+	wants     []keys.Fingerprint // keys announced there (mdns); none: any member
 	conn      *transport.Conn
 	member    keys.Member
 	info      NodeInfo
@@ -124,10 +124,21 @@ func (p *peer) has(compiler, native string) bool {
 func (a *Agent) maintain(ctx context.Context, p *peer) {
 	log := a.log.With("peer", p.addr)
 	for ctx.Err() == nil {
-		conn, err := a.client.Dial(ctx, p.addr)
+		dctx, cancel := context.WithTimeout(ctx, dialTimeout)
+		conn, err := a.client.Dial(dctx, p.addr)
+		cancel()
 		if err != nil {
 			p.fail(err)
 			log.Debug("peer unreachable", "error", err)
+			p.mu.Lock()
+			hearsay := slices.Equal(p.sources, []string{"gossip"}) && p.failures >= 3
+			p.mu.Unlock()
+			if hearsay {
+				// Only others said it was here, and it does not answer:
+				// they will say so again when it is back.
+				a.forget(p)
+				return
+			}
 			if !sleep(ctx, time.Until(p.retryAt)) {
 				return
 			}
@@ -139,11 +150,14 @@ func (a *Agent) maintain(ctx context.Context, p *peer) {
 			a.forget(p)
 			return
 		}
-		if !p.want.IsZero() && conn.Peer.Fingerprint != p.want {
+		p.mu.Lock()
+		wants := slices.Clone(p.wants)
+		p.mu.Unlock()
+		if len(wants) > 0 && !slices.Contains(wants, conn.Peer.Fingerprint) {
 			// A valid member answered, but not the one advertised there:
 			// someone announced a name or address that is not theirs.
 			conn.Close()
-			err := fmt.Errorf("advertised key %s, but %s (%s) answered", p.want, conn.Peer.Name, conn.Peer.Fingerprint)
+			err := fmt.Errorf("advertised key %s, but %s (%s) answered", wants[0], conn.Peer.Name, conn.Peer.Fingerprint)
 			log.Warn("spoofed advertisement ignored", "error", err)
 			p.fail(err)
 			if !sleep(ctx, time.Until(p.retryAt)) {
@@ -174,6 +188,24 @@ func (a *Agent) maintain(ctx context.Context, p *peer) {
 			return
 		}
 	}
+}
+
+// dialTimeout bounds a connection attempt: an address that accepts and
+// never speaks SSH must not hold a peer forever.
+const dialTimeout = 10 * time.Second
+
+// mainSource is the most direct of the sources that named a peer:
+// configured, then advertised on the link, then heard from peers.
+func mainSource(sources []string) string {
+	for _, s := range []string{"config", "mdns", "gossip"} {
+		if slices.Contains(sources, s) {
+			return s
+		}
+	}
+	if len(sources) > 0 {
+		return sources[0]
+	}
+	return ""
 }
 
 // pollInterval is how often the agent exchanges status with each peer;
@@ -248,15 +280,21 @@ func (a *Agent) addPeer(ctx context.Context, addr, source string, want keys.Fing
 		return
 	}
 	if p, ok := a.peers[addr]; ok {
-		if p.want.IsZero() && !want.IsZero() {
-			p.mu.Lock()
-			p.want = want
-			p.mu.Unlock()
+		p.mu.Lock()
+		if !slices.Contains(p.sources, source) {
+			p.sources = append(p.sources, source)
 		}
+		if !want.IsZero() && !slices.Contains(p.wants, want) && len(p.wants) < 8 {
+			p.wants = append(p.wants, want)
+		}
+		p.mu.Unlock()
 		return
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	p := &peer{addr: addr, source: source, want: want, state: StateDown, stop: cancel}
+	p := &peer{addr: addr, sources: []string{source}, state: StateDown, stop: cancel}
+	if !want.IsZero() {
+		p.wants = []keys.Fingerprint{want}
+	}
 	a.peers[addr] = p
 	a.wg.Add(1)
 	go func() {
@@ -273,16 +311,26 @@ func (a *Agent) forget(p *peer) {
 	a.mu.Unlock()
 }
 
-// withdraw drops the peer at addr if source is where it came from (a
-// configured peer stays when mDNS forgets it).
+// withdraw says that source no longer names addr. The peer goes when no
+// source names it any more, and on an mDNS withdrawal (a goodbye, an
+// expiry) unless it is configured: what peers said about it is second-hand,
+// and they will say it again if it is still there.
 func (a *Agent) withdraw(addr, source string) {
 	a.mu.Lock()
 	p, ok := a.peers[addr]
-	if ok && p.source == source {
-		delete(a.peers, addr)
+	drop := false
+	if ok {
+		p.mu.Lock()
+		had := slices.Contains(p.sources, source)
+		p.sources = slices.DeleteFunc(p.sources, func(s string) bool { return s == source })
+		drop = had && (len(p.sources) == 0 || source == "mdns" && !slices.Contains(p.sources, "config"))
+		p.mu.Unlock()
+		if drop {
+			delete(a.peers, addr)
+		}
 	}
 	a.mu.Unlock()
-	if ok && p.source == source {
+	if drop {
 		p.stop()
 		a.notify()
 	}
@@ -380,7 +428,8 @@ func (a *Agent) release(p *peer) {
 type PeerStatus struct {
 	Name      string       `json:"name"`
 	Addresses []string     `json:"addresses"`
-	Source    string       `json:"source"`
+	Source    string       `json:"source"`  // the most direct: config, mdns, gossip
+	Sources   []string     `json:"sources"` // every source that named it
 	Verified  bool         `json:"verified"`
 	State     string       `json:"state"`
 	Why       string       `json:"why,omitempty"`
@@ -409,7 +458,7 @@ func (a *Agent) peerStatus() []PeerStatus {
 	for _, p := range peers {
 		p.mu.Lock()
 		ps := PeerStatus{
-			Name: p.member.Name, Addresses: []string{p.addr}, Source: p.source,
+			Name: p.member.Name, Addresses: []string{p.addr}, Source: mainSource(p.sources), Sources: slices.Clone(p.sources),
 			Verified: p.state == StateUp && p.conn != nil, State: p.state, Why: p.why,
 			Slots: p.info.Slots, Running: p.info.Running, Inflight: p.inflight, Load: p.info.Load,
 			RTTMillis: float64(p.rtt.Microseconds()) / 1000, Stats: p.stats,

@@ -100,19 +100,46 @@ func dialSSH(ctx context.Context, addr string, cfg *ssh.ClientConfig) (*ssh.Clie
 // stream is closed when ctx is cancelled. The version exchange is pipelined:
 // Open does not wait for the server's answer; the first Recv does.
 func (c *Conn) Open(ctx context.Context, subsystem string, lo, hi int) (*ClientStream, error) {
-	ch, reqs, err := c.client.OpenChannel("session", nil)
-	if err != nil {
-		return nil, fmt.Errorf("open %s on %s: %w", subsystem, c.Peer.Name, err)
+	type opened struct {
+		ch  ssh.Channel
+		err error
 	}
-	go ssh.DiscardRequests(reqs)
-	ok, err := ch.SendRequest("subsystem", true, ssh.Marshal(struct{ Name string }{subsystem}))
-	if err == nil && !ok {
-		err = fmt.Errorf("refused by %s", c.Peer.Name)
+	done := make(chan opened, 1)
+	go func() {
+		ch, reqs, err := c.client.OpenChannel("session", nil)
+		if err != nil {
+			done <- opened{err: fmt.Errorf("open %s on %s: %w", subsystem, c.Peer.Name, err)}
+			return
+		}
+		go ssh.DiscardRequests(reqs)
+		ok, err := ch.SendRequest("subsystem", true, ssh.Marshal(struct{ Name string }{subsystem}))
+		if err == nil && !ok {
+			err = fmt.Errorf("refused by %s", c.Peer.Name)
+		}
+		if err != nil {
+			ch.Close()
+			done <- opened{err: fmt.Errorf("open %s: %w", subsystem, err)}
+			return
+		}
+		done <- opened{ch: ch}
+	}()
+	var o opened
+	select {
+	case o = <-done:
+		if o.err != nil {
+			return nil, o.err
+		}
+	case <-ctx.Done():
+		// The server has not answered: the channel, if it ever opens, is
+		// closed then.
+		go func() {
+			if o := <-done; o.ch != nil {
+				o.ch.Close()
+			}
+		}()
+		return nil, fmt.Errorf("open %s on %s: %w", subsystem, c.Peer.Name, ctx.Err())
 	}
-	if err != nil {
-		ch.Close()
-		return nil, fmt.Errorf("open %s: %w", subsystem, err)
-	}
+	ch := o.ch
 	cs := &ClientStream{Stream: newStream(ch, c.maxMsg), ch: ch}
 	cs.stop = context.AfterFunc(ctx, func() { ch.Close() })
 	if err := clientHello(cs.Stream, lo, hi); err != nil {
