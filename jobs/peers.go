@@ -165,9 +165,21 @@ func (a *Agent) maintain(ctx context.Context, p *peer) {
 			}
 			continue
 		}
-		p.mu.Lock()
-		p.conn, p.member, p.state, p.failures, p.why = conn, conn.Peer, StateUp, 0, ""
-		p.mu.Unlock()
+		if twin := a.claim(p, conn); twin != "" {
+			// One node, several addresses (IPv4, IPv6, a second
+			// interface): it is used through one of them only, so its
+			// slots count once; this address stands by.
+			conn.Close()
+			p.mu.Lock()
+			p.member, p.state, p.failures = conn.Peer, StateBackoff, 0
+			p.why = fmt.Sprintf("%s is reached at %s already", conn.Peer.Name, twin)
+			p.retryAt = time.Now().Add(twinRecheck)
+			p.mu.Unlock()
+			if !sleep(ctx, twinRecheck) {
+				return
+			}
+			continue
+		}
 		log.Info("peer up", "node", conn.Peer.Name)
 		done := make(chan struct{})
 		go func() { conn.Wait(); close(done) }()
@@ -188,6 +200,60 @@ func (a *Agent) maintain(ctx context.Context, p *peer) {
 			return
 		}
 	}
+}
+
+// twinRecheck is how often an address of a node already reached through
+// another checks whether it is needed.
+const twinRecheck = 30 * time.Second
+
+// claim makes p the peer through which conn's node is used, unless another
+// address of the same node already is: then it returns that address and
+// p is left as it was. An address named more directly (config, then mDNS,
+// then gossip) takes over from one heard second-hand, whose connection is
+// closed so that it stands by in turn.
+func (a *Agent) claim(p *peer, conn *transport.Conn) string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	p.mu.Lock()
+	mine := sourceRank(p.sources)
+	p.mu.Unlock()
+	var demote []*transport.Conn
+	for _, q := range a.peers {
+		if q == p {
+			continue
+		}
+		q.mu.Lock()
+		twin := q.conn != nil && q.member.Fingerprint == conn.Peer.Fingerprint
+		theirs := sourceRank(q.sources)
+		qc := q.conn
+		q.mu.Unlock()
+		if !twin {
+			continue
+		}
+		if theirs <= mine {
+			return q.addr
+		}
+		demote = append(demote, qc)
+	}
+	p.mu.Lock()
+	p.conn, p.member, p.state, p.failures, p.why = conn, conn.Peer, StateUp, 0, ""
+	p.mu.Unlock()
+	for _, c := range demote {
+		c.Close()
+	}
+	return ""
+}
+
+func sourceRank(sources []string) int {
+	switch mainSource(sources) {
+	case "config":
+		return 0
+	case "mdns":
+		return 1
+	case "gossip":
+		return 2
+	}
+	return 3
 }
 
 // dialTimeout bounds a connection attempt: an address that accepts and

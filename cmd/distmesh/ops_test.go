@@ -175,7 +175,10 @@ func TestOperationsViews(t *testing.T) {
 	var alpha struct{ Listen []string }
 	b, _ := os.ReadFile(filepath.Join(m.homes["alpha"], "node.json"))
 	json.Unmarshal(b, &alpha)
-	kept = append(kept, fmt.Sprintf("peers = [%q, %q]", alpha.Listen[0], extra))
+	// A second name for alpha: one node, two addresses, used once.
+	_, port, _ := net.SplitHostPort(alpha.Listen[0])
+	twin := net.JoinHostPort("localhost", port)
+	kept = append(kept, fmt.Sprintf("peers = [%q, %q, %q]", alpha.Listen[0], extra, twin))
 	os.WriteFile(filepath.Join(m.homes["laptop"], "config.toml"), []byte(strings.Join(kept, "\n")+"\n"), 0o644)
 	m.procs["laptop"].Process.Signal(syscall.SIGHUP)
 	m.waitFor("the new static peer to appear", func() bool {
@@ -183,6 +186,22 @@ func TestOperationsViews(t *testing.T) {
 	})
 	if !strings.Contains(m.run("peers", "--home", m.homes["laptop"]), "alpha") {
 		t.Error("SIGHUP dropped the connection to alpha")
+	}
+	var twins []map[string]any
+	m.waitFor("alpha's second address to stand by", func() bool {
+		twins = nil
+		peers, _ := m.status("laptop")["peers"].([]any)
+		for _, p := range peers {
+			if p := p.(map[string]any); p["name"] == "alpha" {
+				twins = append(twins, p)
+			}
+		}
+		return len(twins) == 2 && twins[0]["state"] != twins[1]["state"]
+	})
+	for _, p := range twins {
+		if p["state"] != "up" && !strings.Contains(fmt.Sprint(p["why"]), "already") {
+			t.Errorf("alpha's standby address says %v: %v, want that alpha is reached already", p["state"], p["why"])
+		}
 	}
 }
 

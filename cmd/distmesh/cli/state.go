@@ -112,7 +112,7 @@ func dialableAddrs(bound net.Addr) []string {
 				if ip.To4() == nil {
 					global = append(global, net.JoinHostPort(ip.String()+"%"+ifi.Name, port))
 				}
-			case tcp.IP.To4() == nil || ip.To4() != nil: // a 0.0.0.0 listener serves IPv4 only
+			case tcp.IP.To4() == nil || ip.To4() != nil: // Go listens dual-stack on a wildcard (reported as [::]); an IPv4 wildcard serves IPv4 only
 				global = append(global, net.JoinHostPort(ip.String(), port))
 			}
 		}
