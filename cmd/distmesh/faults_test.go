@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -208,4 +209,96 @@ func TestUnreachablePeer(t *testing.T) {
 	if !strings.Contains(peers, "connection refused") {
 		t.Errorf("peers does not say why the peer is down:\n%s", peers)
 	}
+}
+
+// TestNetworkCutMidBuild: the link to a serving node goes down (its veth,
+// in a network namespace) while it runs jobs: the client notices without
+// the connection closing, the build finishes with correct objects
+// (retried on the other node or compiled locally), the other node keeps
+// serving, and the cut node is used again once the link is back.
+func TestNetworkCutMidBuild(t *testing.T) {
+	needSandbox(t)
+	l := newNetLab(t)
+	fake := fakeCC(t, filepath.Join(t.TempDir(), "cc"))
+	client, alpha, beta := l.addHost("client", 1, 1), l.addHost("alpha", 1, 2), l.addHost("beta", 1, 3)
+	l.run(l.bin, "init", "--home", alpha.home, "--name", "alpha")
+	issuer := l.startNode(alpha)
+	l.enroll(alpha, client, beta)
+	issuer.stop(syscall.SIGTERM, 15*time.Second)
+	serve := []string{fmt.Sprintf("compilers = [%q]", fake), "slots = 2", "discovery = false"}
+	labEditConfig(t, alpha, []string{"compilers", "slots", "discovery"}, serve...)
+	labEditConfig(t, beta, []string{"compilers", "slots", "discovery"}, serve...)
+	labEditConfig(t, client, []string{"peers", "discovery"}, fmt.Sprintf("peers = [%q, %q]", alpha.addr(), beta.addr()), "discovery = false")
+	l.startNode(alpha)
+	l.startNode(beta)
+	l.startNode(client, "--client-only")
+	up := func(name string) func() (bool, string) {
+		return func() (bool, string) {
+			ps := l.peers(client)
+			return labVerified(ps)[name], labDescribe(ps)
+		}
+	}
+	l.waitFor("the client to see alpha", 60*time.Second, up("alpha"))
+	l.waitFor("the client to see beta", 60*time.Second, up("beta"))
+
+	status := func(h *labHost) map[string]any {
+		var st map[string]any
+		if err := json.Unmarshal([]byte(l.run(l.bin, "status", "--json", "--home", h.home)), &st); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	build := func(dir string, jobs int, env ...string) (string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "ip", "netns", "exec", client.ns, "make", "-s", fmt.Sprintf("-j%d", jobs), "CC="+l.bin+" "+fake)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), append([]string{"DISTMESH_HOME=" + client.home}, env...)...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	dir := slowProject(t, 16, 1500)
+	done := make(chan error, 1)
+	var out string
+	go func() {
+		var err error
+		out, err = build(dir, 8)
+		done <- err
+	}()
+	l.waitFor("alpha to be running jobs", 60*time.Second, func() (bool, string) {
+		jobs, _ := status(alpha)["jobs"].([]any)
+		return len(jobs) >= 1, fmt.Sprintf("%d running or queued", len(jobs))
+	})
+	cut := time.Now()
+	l.ip("-n", l.hub, "link", "set", "valpha", "down")
+	down := l.waitFor("the client to mark alpha down", 60*time.Second, func() (bool, string) {
+		ps := l.peers(client)
+		return !labVerified(ps)["alpha"], labDescribe(ps)
+	})
+	t.Logf("network cut: the client marked alpha down %v after the link went down", down.Round(time.Millisecond))
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("build failed across a network cut: %v\n%s", err, out)
+		}
+	case <-time.After(3 * time.Minute):
+		t.Fatal("the build did not finish within 3 minutes of a network cut")
+	}
+	t.Logf("the build finished %v after the cut", time.Since(cut).Round(time.Millisecond))
+	checkObjects(t, dir)
+
+	// The surviving node serves; the cut one comes back with its link.
+	before, _ := status(beta)["jobs_served"].(float64)
+	os.Remove(filepath.Join(dir, "u00.o"))
+	if out, err := build(dir, 1, "DISTMESH_FALLBACK=0"); err != nil {
+		t.Fatalf("beta does not serve while alpha is cut off: %v\n%s", err, out)
+	}
+	if after, _ := status(beta)["jobs_served"].(float64); after != before+1 {
+		t.Errorf("beta served %v jobs, then %v: want one more", before, after)
+	}
+	l.ip("-n", l.hub, "link", "set", "valpha", "up")
+	back := l.waitFor("the client to see alpha again", 90*time.Second, up("alpha"))
+	t.Logf("link back: alpha verified again %v later", back.Round(time.Millisecond))
+	checkObjects(t, dir)
 }
