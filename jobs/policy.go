@@ -324,6 +324,7 @@ var policy = sync.OnceValue(func() []rule {
 		allow(`-pipe|-pthread|-no-canonical-prefixes`, "driver plumbing; writes nothing"),
 		allow(`-p|-pg`, "profiling instrumentation; writes nothing at compile time"),
 		allow(`-static|-shared|-rdynamic|-no-pie|-pie|-static-pie|-nostdlib|-nodefaultlibs|-nostartfiles|-s`, "link-time only; ignored with -c"),
+		allow(`-static-lib(gcc|stdc\+\+|asan|hwasan|lsan|tsan|ubsan|gfortran)|-shared-libgcc|-nolibc|-nostdlib\+\+`, "selects runtime libraries at link time only; ignored with -c (busybox passes -static-libgcc)"),
 	}
 })
 

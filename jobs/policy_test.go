@@ -157,7 +157,8 @@ var policyTests = []struct {
 	{"clang:-integrated-as", []string{"clang:-fintegrated-as"}, []string{"gcc:-integrated-as"}},
 	{"-pipe", []string{"-pthread", "-no-canonical-prefixes"}, []string{"-pipes"}},
 	{"-pg", []string{"-p"}, []string{"-pgx"}},
-	{"-shared", []string{"-static", "-rdynamic", "-no-pie", "-pie", "-nostdlib", "-s"}, []string{"-static-libasan"}},
+	{"-shared", []string{"-static", "-rdynamic", "-no-pie", "-pie", "-nostdlib", "-s"}, []string{"-sharedx"}},
+	{"-static-libgcc", []string{"-static-libstdc++", "-static-libasan", "-shared-libgcc", "-nolibc", "-nostdlib++"}, []string{"-static-libfoo", "-static-libgcc=x"}},
 }
 
 // TestPolicyEntries checks every entry with its examples, and that every

@@ -248,6 +248,18 @@ var matrixCases = []matrixCase{
 		"-g", "-gdwarf-5", `-DKBUILD_MODFILE="kernel/fork"`, `-DKBUILD_BASENAME="fork"`,
 		`-DKBUILD_MODNAME="fork"`, "-D__KBUILD_MODNAME=kmod_fork", "-c", "-o", "kernel/fork.o", "kernel/fork.c",
 	}, Outputs: []string{"kernel/fork.o", "kernel/.fork.o.d"}, Remote: true},
+	// Busybox (its Kbuild, `make V=1`): -Wp,-MD into a dot-file, string
+	// defines in shell quoting, -finline-limit=0, and the link-only
+	// -static-libgcc that a -c compile ignores.
+	{Name: "busybox-gcc", Fixture: "c-basic", Compiler: "gcc", Args: []string{
+		"-Wp,-MD,.hello.o.d", "-std=gnu99", "-I.", "-D_GNU_SOURCE", "-DNDEBUG", "-D_FILE_OFFSET_BITS=64",
+		`-DBB_VER="1.35.0"`, "-malign-data=abi", "-Wall", "-Wshadow", "-Wwrite-strings", "-Wundef",
+		"-Wstrict-prototypes", "-Wold-style-definition", "-finline-limit=0", "-fno-builtin-strlen",
+		"-fomit-frame-pointer", "-ffunction-sections", "-fdata-sections", "-fno-guess-branch-probability",
+		"-funsigned-char", "-static-libgcc", "-falign-functions=1", "-falign-jumps=1", "-falign-labels=1",
+		"-falign-loops=1", "-fno-unwind-tables", "-fno-asynchronous-unwind-tables", "-fno-builtin-printf",
+		"-Os", `-DKBUILD_BASENAME="hello"`, `-DKBUILD_MODNAME="hello"`, "-c", "-o", "hello.o", "hello.c",
+	}, Outputs: []string{"hello.o", ".hello.o.d"}, Remote: true},
 	// Only for GCC 12 on x86-64 Debian: the runner should skip it when the directory is missing.
 	{Name: "kernel-isystem-gcc-include-gcc", Fixture: "kernelish", Compiler: "gcc", Args: []string{
 		"-Wp,-MMD,drivers/char/.mem.o.d", "-nostdinc", "-isystem", "/usr/lib/gcc/x86_64-linux-gnu/12/include",
