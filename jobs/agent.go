@@ -54,6 +54,7 @@ type Agent struct {
 	compilers Compilers
 	hashes    *hashCache
 	manifests *manifestCache
+	absent    *absentCache
 	search    searchCache
 
 	// candidates are peer addresses learned from peers, added by Run.
@@ -110,6 +111,7 @@ func NewAgent(cfg AgentConfig) *Agent {
 		client:     &transport.Client{Identity: cfg.Identity, Authority: cfg.Authority},
 		hashes:     newHashCache(200_000),
 		manifests:  newManifestCache(20_000),
+		absent:     newAbsentCache(500_000),
 		wake:       make(chan struct{}),
 		candidates: make(chan candidate, 64),
 		stats:      AgentStats{Fallbacks: map[string]int64{}},

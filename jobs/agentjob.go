@@ -339,6 +339,7 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *localConn, comp *Compiler,
 		return nil, errors.New("working directory is not absolute")
 	}
 	in := &inputs{a: a, lc: lc, w: newWalker(h.Dir), m: &manifest{content: map[Hash]*os.File{}}, known: map[string]*hashEntry{}}
+	in.w.absent = a.absent
 	for _, d := range append([]string{h.Dir, h.PWD}, h.Dirs...) {
 		if d != "" {
 			if err := in.w.addDir(d); err != nil {
@@ -377,7 +378,7 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *localConn, comp *Compiler,
 		if err != nil {
 			return in.m, err
 		}
-		defer a.manifests.store(key, files, s.absent, walkerStamp(s.w))
+		defer a.manifests.store(key, files, s.absent, s.w)
 	}
 	// Every input the scan reached, opened by the wrapper: the agent reads
 	// nothing the caller could not.
@@ -400,6 +401,7 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *localConn, comp *Compiler,
 // the directories already recorded.
 func newWalkerLike(w *walker) *walker {
 	n := newWalker(w.cwd)
+	n.absent = w.absent
 	for p, e := range w.entries {
 		n.entries[p] = e
 	}

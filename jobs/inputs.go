@@ -49,6 +49,18 @@ type walker struct {
 	// lookup, when set, answers lstat from somewhere other than the file
 	// system (a node resolves paths inside a client's manifest).
 	lookup func(p string) lstatResult
+	// absent, when set, answers lookups of names known to be missing
+	// from an unchanged directory without asking the file system.
+	absent *absentCache
+	// done memoizes whole resolutions: a job resolves most names more than
+	// once (scan, manifest check, open, the .gch check).
+	done map[string]resolved
+}
+
+type resolved struct {
+	phys string
+	fi   fs.FileInfo
+	err  error
 }
 
 type lstatResult struct {
@@ -58,7 +70,7 @@ type lstatResult struct {
 }
 
 func newWalker(cwd string) *walker {
-	return &walker{cwd: cwd, entries: make(map[string]Entry), lstat: make(map[string]lstatResult)}
+	return &walker{cwd: cwd, entries: make(map[string]Entry), lstat: make(map[string]lstatResult), done: make(map[string]resolved)}
 }
 
 func (w *walker) stat(p string) lstatResult {
@@ -78,11 +90,50 @@ func (w *walker) stat(p string) lstatResult {
 	return r
 }
 
+// child looks up comp in the directory cur (already walked), whose path
+// joined with comp is next.
+func (w *walker) child(cur, comp, next string) lstatResult {
+	if w.absent == nil {
+		return w.stat(next)
+	}
+	if r, ok := w.lstat[next]; ok {
+		return r
+	}
+	parent := w.stat(cur)
+	if parent.err != nil || parent.fi == nil {
+		return w.stat(next)
+	}
+	st, ok := parent.fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return w.stat(next)
+	}
+	stamp := stampOfDir(st)
+	if w.absent.has(cur, stamp, comp) {
+		r := lstatResult{err: &fs.PathError{Op: "lstat", Path: next, Err: syscall.ENOENT}}
+		w.lstat[next] = r
+		return r
+	}
+	r := w.stat(next)
+	if errors.Is(r.err, fs.ErrNotExist) {
+		w.absent.add(cur, stamp, comp)
+	}
+	return r
+}
+
 // resolve walks name (absolute, or relative to the working directory),
 // records what it passes, and returns the physical path it ends at and what
 // is there. A missing final component returns an error wrapping
 // fs.ErrNotExist, with the directories on the way recorded.
 func (w *walker) resolve(name string) (string, fs.FileInfo, error) {
+	if r, ok := w.done[name]; ok {
+		return r.phys, r.fi, r.err
+	}
+	phys, fi, err := w.walk(name)
+	w.done[name] = resolved{phys, fi, err}
+	return phys, fi, err
+}
+
+func (w *walker) walk(name string) (string, fs.FileInfo, error) {
 	if name == "" {
 		return "", nil, fmt.Errorf("resolve: empty path")
 	}
@@ -108,8 +159,11 @@ func (w *walker) resolve(name string) (string, fs.FileInfo, error) {
 			cur = path.Dir(cur)
 			continue
 		}
-		next := path.Join(cur, comp)
-		r := w.stat(next)
+		next := cur + "/" + comp // cur is clean and physical, comp one name
+		if cur == "/" {
+			next = "/" + comp
+		}
+		r := w.child(cur, comp, next)
 		if r.err != nil {
 			return next, nil, r.err
 		}

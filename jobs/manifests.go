@@ -2,10 +2,14 @@ package jobs
 
 import (
 	"crypto/sha256"
+	"errors"
 	"io/fs"
+	"path"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
+	"time"
 )
 
 // manifestCache is what ccache calls direct mode: for a job (compiler,
@@ -20,6 +24,7 @@ import (
 // on the search path is then not noticed until an input changes.
 type manifestCache struct {
 	max int
+	now func() time.Time // the clock the settle interval is measured on
 
 	// mu protects the following.
 	mu sync.Mutex
@@ -28,7 +33,8 @@ type manifestCache struct {
 
 type cachedManifest struct {
 	files  []cachedFile
-	absent []string
+	absent []string      // checked one by one
+	groups []absentGroup // checked by their directory
 }
 
 type cachedFile struct {
@@ -36,8 +42,18 @@ type cachedFile struct {
 	stamp fileStamp
 }
 
+// absentGroup is the candidates missing from one directory that had not
+// changed for the settle interval (see absentCache): while it has the same
+// stamp, none of them can have appeared, so one lstat checks them all.
+type absentGroup struct {
+	dir   string // as the names spell it
+	phys  string
+	stamp dirStamp
+	names []string
+}
+
 func newManifestCache(max int) *manifestCache {
-	return &manifestCache{max: max, m: map[Hash]*cachedManifest{}}
+	return &manifestCache{max: max, now: time.Now, m: map[Hash]*cachedManifest{}}
 }
 
 // manifestKey is the job as the cache knows it.
@@ -61,6 +77,19 @@ func (mc *manifestCache) lookup(key Hash, w *walker) ([]scanFile, bool) {
 	if !ok {
 		return nil, false
 	}
+	for _, g := range cm.groups {
+		phys, fi, err := w.resolve(g.dir)
+		if err == nil && phys == g.phys {
+			if st, ok := fi.Sys().(*syscall.Stat_t); ok && stampOfDir(st) == g.stamp {
+				continue
+			}
+		}
+		for _, name := range g.names {
+			if _, _, err := w.resolve(name); err == nil {
+				return nil, false
+			}
+		}
+	}
 	for _, name := range cm.absent {
 		if _, _, err := w.resolve(name); err == nil {
 			return nil, false // a file appeared where the scan found none
@@ -77,9 +106,10 @@ func (mc *manifestCache) lookup(key Hash, w *walker) ([]scanFile, bool) {
 	return files, true
 }
 
-// store remembers the manifest of a job; stamps gives each file's version.
-func (mc *manifestCache) store(key Hash, files []scanFile, absent map[string]bool, stamp func(phys string) (fileStamp, bool)) {
+// store remembers the manifest of a job, as walked by w.
+func (mc *manifestCache) store(key Hash, files []scanFile, absent map[string]bool, w *walker) {
 	cm := &cachedManifest{}
+	stamp := walkerStamp(w)
 	for _, f := range files {
 		st, ok := stamp(f.phys)
 		if !ok {
@@ -87,8 +117,28 @@ func (mc *manifestCache) store(key Hash, files []scanFile, absent map[string]boo
 		}
 		cm.files = append(cm.files, cachedFile{f, st})
 	}
+	settled := mc.now().Add(-absentSettle).UnixNano()
+	groups := map[string]int{}
 	for name := range absent {
-		cm.absent = append(cm.absent, name)
+		dir := path.Dir(name)
+		phys, fi, err := w.resolve(dir)
+		st, ok := statOf(fi)
+		gone := w.lstat[path.Join(phys, path.Base(name))]
+		// Grouped only when the directory exists, is settled, and simply
+		// has no entry of that name (not a dangling symlink, whose target
+		// lies elsewhere).
+		if err != nil || !ok || !fi.IsDir() || !errors.Is(gone.err, fs.ErrNotExist) ||
+			st.Mtim.Nano() > settled || st.Ctim.Nano() > settled {
+			cm.absent = append(cm.absent, name)
+			continue
+		}
+		i, seen := groups[dir]
+		if !seen {
+			i = len(cm.groups)
+			groups[dir] = i
+			cm.groups = append(cm.groups, absentGroup{dir: dir, phys: phys, stamp: stampOfDir(st)})
+		}
+		cm.groups[i].names = append(cm.groups[i].names, name)
 	}
 	mc.mu.Lock()
 	defer mc.mu.Unlock()
@@ -96,6 +146,14 @@ func (mc *manifestCache) store(key Hash, files []scanFile, absent map[string]boo
 		clear(mc.m) // bounded; a build refills it
 	}
 	mc.m[key] = cm
+}
+
+func statOf(fi fs.FileInfo) (*syscall.Stat_t, bool) {
+	if fi == nil {
+		return nil, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return st, ok
 }
 
 // walkerStamp returns the version a walker saw of a physical path.

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // scanFor runs the include scanner for one compile the way the agent does,
@@ -205,7 +206,17 @@ func TestScanNonUTF8Names(t *testing.T) {
 	checkScan(t, "gcc", dir, "-c", "u.c")
 }
 
+// TestManifestCacheNoticesChanges: a header appearing earlier on the search
+// path, a changed and a deleted input each invalidate a cached manifest,
+// whether its missing candidates are checked one by one (directories just
+// changed) or by their settled directory's stamp.
 func TestManifestCacheNoticesChanges(t *testing.T) {
+	for _, settled := range []bool{false, true} {
+		t.Run(fmt.Sprintf("settled=%v", settled), func(t *testing.T) { testManifestCacheNoticesChanges(t, settled) })
+	}
+}
+
+func testManifestCacheNoticesChanges(t *testing.T, settled bool) {
 	dir := t.TempDir()
 	for _, d := range []string{"a", "b"} {
 		os.Mkdir(filepath.Join(dir, d), 0o755)
@@ -230,11 +241,23 @@ func TestManifestCacheNoticesChanges(t *testing.T) {
 		return s, files
 	}
 	mc := newManifestCache(10)
+	if settled {
+		mc.now = func() time.Time { return time.Now().Add(2 * absentSettle) }
+		// Directories last modified long ago, so that a change now moves
+		// their times even within one tick of the kernel's clock.
+		past := time.Now().Add(-time.Hour)
+		for _, d := range []string{"a", "b"} {
+			os.Chtimes(filepath.Join(dir, d), past, past)
+		}
+	}
 	key := Hash{1}
 	s, files := scan()
-	mc.store(key, files, s.absent, walkerStamp(s.w))
+	mc.store(key, files, s.absent, s.w)
 	if _, ok := mc.lookup(key, newWalker(dir)); !ok {
 		t.Fatal("unchanged tree: cached manifest not reused")
+	}
+	if grouped := len(mc.m[key].groups) > 0; grouped != settled {
+		t.Fatalf("missing candidates grouped by directory: %v, want %v", grouped, settled)
 	}
 	// A header appears earlier on the search path: the compiler would now
 	// read it, so the cached manifest is wrong.
@@ -243,14 +266,14 @@ func TestManifestCacheNoticesChanges(t *testing.T) {
 		t.Error("a header earlier on the search path went unnoticed")
 	}
 	s, files = scan()
-	mc.store(key, files, s.absent, walkerStamp(s.w))
+	mc.store(key, files, s.absent, s.w)
 	// An input changes.
 	os.WriteFile(filepath.Join(dir, "a", "x.h"), []byte("a, longer"), 0o644)
 	if _, ok := mc.lookup(key, newWalker(dir)); ok {
 		t.Error("a changed input went unnoticed")
 	}
 	s, files = scan()
-	mc.store(key, files, s.absent, walkerStamp(s.w))
+	mc.store(key, files, s.absent, s.w)
 	// An input disappears.
 	os.Remove(filepath.Join(dir, "a", "x.h"))
 	if _, ok := mc.lookup(key, newWalker(dir)); ok {
