@@ -51,6 +51,7 @@ const (
 type peer struct {
 	addr string
 	stop context.CancelFunc
+	wake chan struct{} // a source was added: a standby address rechecks now
 
 	// mu protects the following.
 	mu        sync.Mutex
@@ -175,9 +176,15 @@ func (a *Agent) maintain(ctx context.Context, p *peer) {
 			p.why = fmt.Sprintf("%s is reached at %s already", conn.Peer.Name, twin)
 			p.retryAt = time.Now().Add(twinRecheck)
 			p.mu.Unlock()
-			if !sleep(ctx, twinRecheck) {
+			t := time.NewTimer(twinRecheck)
+			select {
+			case <-ctx.Done():
+				t.Stop()
 				return
+			case <-p.wake:
+			case <-t.C:
 			}
+			t.Stop()
 			continue
 		}
 		log.Info("peer up", "node", conn.Peer.Name)
@@ -349,6 +356,10 @@ func (a *Agent) addPeer(ctx context.Context, addr, source string, want keys.Fing
 		p.mu.Lock()
 		if !slices.Contains(p.sources, source) {
 			p.sources = append(p.sources, source)
+			select {
+			case p.wake <- struct{}{}:
+			default:
+			}
 		}
 		if !want.IsZero() && !slices.Contains(p.wants, want) && len(p.wants) < 8 {
 			p.wants = append(p.wants, want)
@@ -357,7 +368,7 @@ func (a *Agent) addPeer(ctx context.Context, addr, source string, want keys.Fing
 		return
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	p := &peer{addr: addr, sources: []string{source}, state: StateDown, stop: cancel}
+	p := &peer{addr: addr, sources: []string{source}, state: StateDown, stop: cancel, wake: make(chan struct{}, 1)}
 	if !want.IsZero() {
 		p.wants = []keys.Fingerprint{want}
 	}
@@ -380,24 +391,39 @@ func (a *Agent) forget(p *peer) {
 // withdraw says that source no longer names addr. The peer goes when no
 // source names it any more, and on an mDNS withdrawal (a goodbye, an
 // expiry) unless it is configured: what peers said about it is second-hand,
-// and they will say it again if it is still there.
+// and they will say it again if it is still there. For the same reason a
+// goodbye also takes the node's other addresses that only gossip named.
 func (a *Agent) withdraw(addr, source string) {
 	a.mu.Lock()
-	p, ok := a.peers[addr]
-	drop := false
-	if ok {
+	var stop []*peer
+	if p, ok := a.peers[addr]; ok {
 		p.mu.Lock()
 		had := slices.Contains(p.sources, source)
 		p.sources = slices.DeleteFunc(p.sources, func(s string) bool { return s == source })
-		drop = had && (len(p.sources) == 0 || source == "mdns" && !slices.Contains(p.sources, "config"))
+		drop := had && (len(p.sources) == 0 || source == "mdns" && !slices.Contains(p.sources, "config"))
+		node := p.member.Fingerprint
 		p.mu.Unlock()
 		if drop {
 			delete(a.peers, addr)
+			stop = append(stop, p)
+			if source == "mdns" && !node.IsZero() {
+				for qa, q := range a.peers {
+					q.mu.Lock()
+					hearsay := q.member.Fingerprint == node && slices.Equal(q.sources, []string{"gossip"})
+					q.mu.Unlock()
+					if hearsay {
+						delete(a.peers, qa)
+						stop = append(stop, q)
+					}
+				}
+			}
 		}
 	}
 	a.mu.Unlock()
-	if drop {
+	for _, p := range stop {
 		p.stop()
+	}
+	if len(stop) > 0 {
 		a.notify()
 	}
 }
