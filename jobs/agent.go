@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/distmesh/distmesh/jobs/cc"
 	"io/fs"
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"runtime"
 	"slices"
 	"sort"
@@ -93,9 +93,6 @@ type JobRecord struct {
 	At     time.Time     `json:"at"`
 }
 
-// SocketPath is where the agent of home listens.
-func SocketPath(home string) string { return filepath.Join(home, "agent.sock") }
-
 // NewAgent builds an agent; Run runs it.
 func NewAgent(cfg AgentConfig) *Agent {
 	if cfg.Logger == nil {
@@ -122,7 +119,7 @@ func NewAgent(cfg AgentConfig) *Agent {
 // Run serves the socket and maintains the peers until ctx is cancelled; it
 // removes the socket before it returns.
 func (a *Agent) Run(ctx context.Context) error {
-	path := SocketPath(a.cfg.Home)
+	path := cc.SocketPath(a.cfg.Home)
 	// A socket left by a killed node: the caller holds the home's lock, so
 	// nobody else is serving it.
 	os.Remove(path)
@@ -213,7 +210,7 @@ func (a *Agent) allowed(c *net.UnixConn) (syscall.Ucred, bool) {
 	if cred.Uid == 0 || int(cred.Uid) == os.Getuid() {
 		return *cred, true
 	}
-	fi, err := os.Stat(SocketPath(a.cfg.Home))
+	fi, err := os.Stat(cc.SocketPath(a.cfg.Home))
 	if err != nil {
 		return *cred, false
 	}
@@ -240,25 +237,25 @@ func (a *Agent) serveConn(ctx context.Context, c *net.UnixConn) {
 		a.log.Warn("agent socket: caller refused", "uid", cred.Uid, "pid", cred.Pid)
 		return
 	}
-	lc := newLocalConn(c)
+	lc := cc.NewLocalConn(c)
 	defer lc.Close()
-	typ, payload, files, err := lc.recv()
-	closeFiles(files)
+	typ, payload, files, err := lc.Recv()
+	cc.CloseFiles(files)
 	if err != nil {
 		return
 	}
 	switch typ {
 	case "status":
-		lc.sendJSON("status", a.Status())
+		lc.SendJSON("status", a.Status())
 	case "hello":
-		var h wrapHello
+		var h cc.Hello
 		if err := json.Unmarshal(payload, &h); err != nil {
-			lc.send("error", []byte("bad hello"))
+			lc.Send("error", []byte("bad hello"))
 			return
 		}
 		a.compile(ctx, lc, h)
 	default:
-		lc.send("error", []byte("unknown request "+typ))
+		lc.Send("error", []byte("unknown request "+typ))
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"github.com/distmesh/distmesh/jobs/cc"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -20,66 +21,15 @@ import (
 	"github.com/distmesh/distmesh/transport"
 )
 
-// Messages between a wrapper and the agent, on the agent socket:
-//
-//	wrapper → agent  hello   wrapHello       the compile, as the wrapper sees it
-//	agent → wrapper  local   wrapLocal       compile locally (holding the connection open holds a local slot)
-//	                 open    wrapOpen        open these inputs (the agent's scanner found them)
-//	wrapper → agent  opened  wrapOpened      with descriptors for the ones that opened
-//	agent → wrapper  scan    {}              run the compiler's own dependency scan (a computed #include)
-//	wrapper → agent  deps    wrapDeps        what it listed
-//	agent → wrapper  result  wrapResult, then one "out" message per output
-//	                 error   text            (DISTMESH_FALLBACK=0 only)
-type wrapHello struct {
-	Compiler string    `json:"compiler"` // the real compiler's absolute path
-	Stamp    fileStamp `json:"stamp"`    // its driver, as the wrapper sees it
-	Name     string    `json:"name"`     // the driver's name as invoked
-	Args     []string  `json:"args"`     // the arguments, response files expanded
-	Env      []string  `json:"env"`      // the environment that matters (CompileEnv)
-	Native   bool      `json:"native,omitempty"`
-	Fallback bool      `json:"fallback"`
-	Source   string    `json:"source"`
-	Lang     string    `json:"lang"`
-	Dir      string    `json:"dir"`             // physical working directory
-	PWD      string    `json:"pwd,omitempty"`   // $PWD
-	Dirs     []string  `json:"dirs"`            // include and output directories
-	Includes []string  `json:"includes"`        // -include and -imacros files
-	Color    bool      `json:"color,omitempty"` // stderr is a terminal: ask the node for colour
-}
-
-type wrapDeps struct {
-	Paths []string `json:"paths"`
-}
-
-type wrapOpen struct {
-	Paths []string `json:"paths"`
-}
-
-type wrapOpened struct {
-	OK []bool `json:"ok"`
-}
-
-type wrapLocal struct {
-	Reason string `json:"reason"`
-}
-
-type wrapResult struct {
-	Exit    int          `json:"exit"`
-	Stdout  []byte       `json:"stdout,omitempty"`
-	Stderr  []byte       `json:"stderr,omitempty"`
-	Node    string       `json:"node"`
-	Outputs []OutputFile `json:"outputs,omitempty"`
-}
-
 // Timeouts of the agent's side of a job.
 const (
 	jobTimeout    = 30 * time.Minute // a remote compile, transfers included
 	strictWait    = 10 * time.Minute // DISTMESH_FALLBACK=0: waiting for a remote slot
 	noPeerGrace   = 30 * time.Second // DISTMESH_FALLBACK=0: waiting for any suitable peer
-	openBatchSize = maxFDsPerMessage
+	openBatchSize = cc.MaxFDsPerMessage
 )
 
-func (a *Agent) compile(ctx context.Context, lc *localConn, h wrapHello) {
+func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, h cc.Hello) {
 	rec := JobRecord{Source: h.Source, At: time.Now()}
 	log := a.log.With("source", h.Source)
 	// local sends the job back to the wrapper's machine. The compiler it
@@ -88,8 +38,8 @@ func (a *Agent) compile(ctx context.Context, lc *localConn, h wrapHello) {
 	local := func(why string) {
 		log.Debug("compiling locally", "why", why)
 		rec.Where, rec.Why = "local", why
-		if lc.sendJSON("local", wrapLocal{Reason: why}) == nil {
-			lc.recv()
+		if lc.SendJSON("local", cc.Local{Reason: why}) == nil {
+			lc.Recv()
 		}
 		rec.Took = time.Since(rec.At)
 		a.record(rec, false)
@@ -97,7 +47,7 @@ func (a *Agent) compile(ctx context.Context, lc *localConn, h wrapHello) {
 	fail := func(err error) {
 		rec.Where, rec.Why, rec.Exit, rec.Took = "failed", err.Error(), -1, time.Since(rec.At)
 		a.record(rec, false)
-		lc.send("error", []byte(err.Error()))
+		lc.Send("error", []byte(err.Error()))
 	}
 
 	comp, err := a.compilers.Get(ctx, h.Compiler)
@@ -105,17 +55,17 @@ func (a *Agent) compile(ctx context.Context, lc *localConn, h wrapHello) {
 		local("compiler: " + err.Error())
 		return
 	}
-	if fi, err := os.Stat(h.Compiler); err != nil || stampOf(fi) != h.Stamp {
+	if fi, err := os.Stat(h.Compiler); err != nil || cc.StampOf(fi) != h.Stamp {
 		local("the wrapper sees another compiler file than the agent")
 		return
 	}
 	// The node's own checks, with the compiler's real family: a job the
 	// node would refuse is compiled locally without asking it.
-	if a := Analyze(comp.Family, h.Args, h.Env); a.Local != "" {
+	if a := cc.Analyze(comp.Family, h.Args, h.Env); a.Local != "" {
 		local(a.Local)
 		return
 	}
-	if err := CheckArgs(comp.Family, h.Args); err != nil {
+	if err := cc.CheckArgs(comp.Family, h.Args); err != nil {
 		local(err.Error())
 		return
 	}
@@ -153,7 +103,7 @@ func (a *Agent) compile(ctx context.Context, lc *localConn, h wrapHello) {
 
 	m, err := a.gatherInputs(ctx, lc, comp, &h)
 	if m != nil {
-		defer closeFiles(m.opened)
+		defer cc.CloseFiles(m.opened)
 	}
 	if err != nil {
 		if h.Fallback {
@@ -188,11 +138,11 @@ func (a *Agent) compile(ctx context.Context, lc *localConn, h wrapHello) {
 	rec.Where, rec.Exit, rec.Took = res.Node, res.Exit, time.Since(rec.At)
 	a.record(rec, true)
 	log.Debug("compiled remotely", "node", res.Node, "exit", res.Exit, "ms", rec.Took.Milliseconds())
-	if err := lc.sendJSON("result", wrapResult{Exit: res.Exit, Stdout: res.Stdout, Stderr: res.Stderr, Node: res.Node, Outputs: res.Outputs}); err != nil {
+	if err := lc.SendJSON("result", cc.Result{Exit: res.Exit, Stdout: res.Stdout, Stderr: res.Stderr, Node: res.Node, Outputs: res.Outputs}); err != nil {
 		return
 	}
 	for _, data := range outs {
-		if err := lc.send("out", data); err != nil {
+		if err := lc.Send("out", data); err != nil {
 			return
 		}
 	}
@@ -264,7 +214,7 @@ type manifest struct {
 // version).
 type inputs struct {
 	a     *Agent
-	lc    *localConn
+	lc    *cc.LocalConn
 	w     *walker
 	m     *manifest
 	known map[string]*hashEntry // physical path → hashed
@@ -276,11 +226,11 @@ func (in *inputs) open(names []string) error {
 	for len(names) > 0 {
 		batch := names[:min(len(names), openBatchSize)]
 		names = names[len(batch):]
-		if err := in.lc.sendJSON("open", wrapOpen{Paths: batch}); err != nil {
+		if err := in.lc.SendJSON("open", cc.Open{Paths: batch}); err != nil {
 			return err
 		}
-		var opened wrapOpened
-		fs, err := in.lc.recvJSON("opened", &opened)
+		var opened cc.Opened
+		fs, err := in.lc.RecvJSON("opened", &opened)
 		in.m.opened = append(in.m.opened, fs...)
 		if err != nil {
 			return err
@@ -334,7 +284,7 @@ func (in *inputs) add(name string, f *os.File) error {
 // gatherInputs finds and opens every input of a job: with the include
 // scanner, or, where it cannot be sure (a computed #include), from the
 // compiler's own dependency list.
-func (a *Agent) gatherInputs(ctx context.Context, lc *localConn, comp *Compiler, h *wrapHello) (*manifest, error) {
+func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compiler, h *cc.Hello) (*manifest, error) {
 	if !path.IsAbs(h.Dir) {
 		return nil, errors.New("working directory is not absolute")
 	}
@@ -358,7 +308,7 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *localConn, comp *Compiler,
 		if he, ok := in.known[phys]; ok {
 			return &he.dirs, true
 		}
-		if he, ok := a.hashes.lookup(stampOf(fi)); ok {
+		if he, ok := a.hashes.lookup(cc.StampOf(fi)); ok {
 			return &he.dirs, true
 		}
 		return nil, false
@@ -410,14 +360,14 @@ func newWalkerLike(w *walker) *walker {
 
 // scanInputs runs the include scanner to its closure, asking the wrapper
 // for the files whose directives it has not seen.
-func (a *Agent) scanInputs(s *scanState, in *inputs, comp *Compiler, h *wrapHello) ([]scanFile, error) {
+func (a *Agent) scanInputs(s *scanState, in *inputs, comp *Compiler, h *cc.Hello) ([]scanFile, error) {
 	if !s.addRoot(h.Source, false) {
 		return nil, fmt.Errorf("source %s not found", h.Source)
 	}
 	for _, inc := range h.Includes {
 		s.addRoot(inc, true)
 	}
-	if comp.Family == FamilyGCC {
+	if comp.Family == cc.FamilyGCC {
 		// GCC includes <stdc-predef.h> before the source unless told not to.
 		s.follow(scanFile{dir: h.Dir}, &directives{Refs: []includeRef{{Name: "stdc-predef.h", Angle: true}}})
 	}
@@ -431,7 +381,7 @@ func reachZone(s *scanState, env []string) {
 	s.reach("/etc/localtime", true)
 	for _, e := range env {
 		if tz, ok := strings.CutPrefix(e, "TZ="); ok {
-			if f := ZoneFile(tz); f != "" {
+			if f := cc.ZoneFile(tz); f != "" {
 				s.reach(f, true)
 			}
 		}
@@ -476,12 +426,12 @@ func (a *Agent) closure(s *scanState, in *inputs) ([]scanFile, error) {
 
 // depsInputs asks the wrapper to run the compiler's dependency scan and
 // adds what it lists, then what __has_include may find.
-func (a *Agent) depsInputs(s *scanState, in *inputs, h *wrapHello) ([]scanFile, error) {
-	if err := in.lc.sendJSON("scan", struct{}{}); err != nil {
+func (a *Agent) depsInputs(s *scanState, in *inputs, h *cc.Hello) ([]scanFile, error) {
+	if err := in.lc.SendJSON("scan", struct{}{}); err != nil {
 		return nil, err
 	}
-	var deps wrapDeps
-	if _, err := in.lc.recvJSON("deps", &deps); err != nil {
+	var deps cc.Deps
+	if _, err := in.lc.RecvJSON("deps", &deps); err != nil {
 		return nil, err
 	}
 	s.addRoot(h.Source, false)
@@ -618,21 +568,21 @@ func (a *Agent) dispatch(ctx context.Context, first *peer, req *JobRequest, m *m
 // build was interrupted): the node then kills the job instead of finishing
 // it for nobody. The wrapper sends nothing while its job runs, so any read
 // that returns means it is gone.
-func (a *Agent) dispatchWatched(ctx context.Context, lc *localConn, p *peer, req *JobRequest, m *manifest, compiler, native string, log *slog.Logger) (Result, [][]byte, error) {
+func (a *Agent) dispatchWatched(ctx context.Context, lc *cc.LocalConn, p *peer, req *JobRequest, m *manifest, compiler, native string, log *slog.Logger) (Result, [][]byte, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	gone := make(chan struct{})
 	go func() {
 		defer close(gone)
 		var b [1]byte
-		if _, err := lc.c.Read(b[:]); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+		if _, err := lc.UnixConn().Read(b[:]); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 			cancel()
 		}
 	}()
 	res, outs, err := a.dispatch(ctx, p, req, m, compiler, native, log)
-	lc.c.SetReadDeadline(time.Now()) // stop watching
+	lc.UnixConn().SetReadDeadline(time.Now()) // stop watching
 	<-gone
-	lc.c.SetReadDeadline(time.Time{})
+	lc.UnixConn().SetReadDeadline(time.Time{})
 	return res, outs, err
 }
 
@@ -739,6 +689,6 @@ func readAllAt(f *os.File) ([]byte, error) {
 	return data, nil
 }
 
-func stampOfStat(st *syscall.Stat_t) fileStamp {
-	return fileStamp{Dev: st.Dev, Ino: st.Ino, Size: st.Size, MTime: st.Mtim.Nano(), CTime: st.Ctim.Nano()}
+func stampOfStat(st *syscall.Stat_t) cc.FileStamp {
+	return cc.FileStamp{Dev: st.Dev, Ino: st.Ino, Size: st.Size, MTime: st.Mtim.Nano(), CTime: st.Ctim.Nano()}
 }

@@ -6,6 +6,7 @@ import (
 	"debug/elf"
 	"encoding/hex"
 	"fmt"
+	"github.com/distmesh/distmesh/jobs/cc"
 	"io"
 	"os"
 	"os/exec"
@@ -13,7 +14,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/distmesh/distmesh/landlock"
@@ -34,7 +34,7 @@ type Compiler struct {
 	Path    string // as found or configured, e.g. /usr/bin/gcc
 	Driver  string // the resolved driver executable
 	Name    string // the driver's name as invoked (argv[0]'s base), which selects clang's mode
-	Family  Family
+	Family  cc.Family
 	Banner  string   // first line of --version
 	Target  string   // -dumpmachine
 	ID      string   // hex SHA-256 of all of the above and the programs' contents
@@ -92,13 +92,13 @@ func ProbeCompiler(ctx context.Context, path string) (*Compiler, error) {
 	c.Banner = firstLine(version)
 	switch {
 	case strings.Contains(version, "clang version"):
-		c.Family = FamilyClang
+		c.Family = cc.FamilyClang
 	case strings.Contains(version, "Free Software Foundation") || strings.Contains(c.Banner, "gcc") || strings.Contains(c.Banner, "g++"):
-		c.Family = FamilyGCC
+		c.Family = cc.FamilyGCC
 	default:
 		return nil, fmt.Errorf("compiler %s: not GCC or Clang (%q)", path, c.Banner)
 	}
-	if c.Family == FamilyGCC {
+	if c.Family == cc.FamilyGCC {
 		// GCC's banner begins with the name it was called by ("cc (Debian
 		// 12.2.0-14) 12.2.0"); the identity must not depend on it.
 		if _, rest, ok := strings.Cut(c.Banner, " "); ok {
@@ -113,7 +113,7 @@ func ProbeCompiler(ctx context.Context, path string) (*Compiler, error) {
 	programs := []string{driver}
 	var dirs []string
 	switch c.Family {
-	case FamilyGCC:
+	case cc.FamilyGCC:
 		// objcopy splits DWARF for -gsplit-dwarf.
 		for _, prog := range []string{"cc1", "cc1plus", "cc1obj", "cc1objplus", "as", "objcopy"} {
 			out, err := run("-print-prog-name=" + prog)
@@ -139,7 +139,7 @@ func ProbeCompiler(ctx context.Context, path string) (*Compiler, error) {
 				dirs = append(dirs, filepath.Clean(dir))
 			}
 		}
-	case FamilyClang:
+	case cc.FamilyClang:
 		// clang compiles and assembles in-process; its resource directory
 		// holds its own headers.
 		out, err := run("-print-resource-dir")
@@ -243,8 +243,8 @@ func elfInterp(prog string) string {
 
 // driverMode is what a driver's name selects: clang++ compiles C++ by
 // default, clang-cpp preprocesses. GCC's drivers are separate programs.
-func driverMode(f Family, name string) string {
-	if f != FamilyClang {
+func driverMode(f cc.Family, name string) string {
+	if f != cc.FamilyClang {
 		return ""
 	}
 	switch {
@@ -258,7 +258,7 @@ func driverMode(f Family, name string) string {
 
 // nativeFingerprint hashes the target options that -march=native expanded
 // to on the compiler-proper command line that -### printed.
-func nativeFingerprint(f Family, out string) string {
+func nativeFingerprint(f cc.Family, out string) string {
 	h := sha256.New()
 	for _, line := range strings.Split(out, "\n") {
 		if !strings.HasPrefix(line, " ") {
@@ -268,9 +268,9 @@ func nativeFingerprint(f Family, out string) string {
 		for i, field := range fields {
 			field = strings.Trim(field, `"`)
 			switch {
-			case f == FamilyGCC && (strings.HasPrefix(field, "-m") || strings.HasPrefix(field, "--param")):
+			case f == cc.FamilyGCC && (strings.HasPrefix(field, "-m") || strings.HasPrefix(field, "--param")):
 				fmt.Fprintln(h, field)
-			case f == FamilyClang && (field == "-target-cpu" || field == "-target-feature" || field == "-tune-cpu") && i+1 < len(fields):
+			case f == cc.FamilyClang && (field == "-target-cpu" || field == "-target-feature" || field == "-tune-cpu") && i+1 < len(fields):
 				fmt.Fprintln(h, field, strings.Trim(fields[i+1], `"`))
 			}
 		}
@@ -315,25 +315,10 @@ type Compilers struct {
 }
 
 type compilerEntry struct {
-	stamp fileStamp
+	stamp cc.FileStamp
 	c     *Compiler
 	err   error
 	done  chan struct{}
-}
-
-type fileStamp struct {
-	Dev, Ino uint64
-	Size     int64
-	MTime    int64
-	CTime    int64
-}
-
-func stampOf(fi os.FileInfo) fileStamp {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fileStamp{Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
-	}
-	return fileStamp{Dev: st.Dev, Ino: st.Ino, Size: st.Size, MTime: st.Mtim.Nano(), CTime: st.Ctim.Nano()}
 }
 
 // Get returns the compiler at path, probing it the first time and again
@@ -343,7 +328,7 @@ func (cs *Compilers) Get(ctx context.Context, path string) (*Compiler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compiler %s: %w", path, err)
 	}
-	stamp := stampOf(fi)
+	stamp := cc.StampOf(fi)
 	cs.mu.Lock()
 	if cs.known == nil {
 		cs.known = make(map[string]*compilerEntry)
@@ -372,7 +357,7 @@ func (cs *Compilers) Get(ctx context.Context, path string) (*Compiler, error) {
 func FindCompilers(extra []string) []string {
 	var found []string
 	seen := map[string]bool{}
-	isSelf := selfChecker()
+	isSelf := cc.SelfChecker()
 	add := func(p string) {
 		real, err := filepath.EvalSymlinks(p)
 		if err != nil || isSelf(p) {
@@ -384,7 +369,7 @@ func FindCompilers(extra []string) []string {
 		}
 		// Drivers that share a file but not a mode (clang, clang++) are
 		// different compilers; a name is a key along with the file.
-		key := real + "\x00" + driverMode(FamilyClang, filepath.Base(p))
+		key := real + "\x00" + driverMode(cc.FamilyClang, filepath.Base(p))
 		if seen[key] {
 			return
 		}
@@ -400,30 +385,10 @@ func FindCompilers(extra []string) []string {
 			continue
 		}
 		for _, e := range ents {
-			if IsCompilerName(e.Name()) {
+			if cc.IsCompilerName(e.Name()) {
 				add(filepath.Join(dir, e.Name()))
 			}
 		}
 	}
 	return found
-}
-
-// IsCompilerName reports whether name is one a compiler driver goes by: cc,
-// c++, gcc, g++, clang, clang++, with a version suffix (gcc-12, clang++-14)
-// or a target prefix (x86_64-linux-gnu-gcc).
-func IsCompilerName(name string) bool {
-	base := name
-	if i := strings.LastIndex(base, "-"); i > 0 {
-		// gcc-12, clang-14, clang++-14: drop a numeric suffix.
-		if v := base[i+1:]; v != "" && strings.Trim(v, "0123456789.") == "" {
-			base = base[:i]
-		}
-	}
-	for _, n := range []string{"cc", "c++", "gcc", "g++", "clang", "clang++"} {
-		if base == n || strings.HasSuffix(base, "-"+n) && !strings.HasSuffix(base, "-"+n+"-") {
-			// Exclude tools that end like a compiler but are not one.
-			return !strings.HasSuffix(base, "c89-gcc") && !strings.HasSuffix(base, "c99-gcc")
-		}
-	}
-	return false
 }

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"crypto/sha256"
+	"github.com/distmesh/distmesh/jobs/cc"
 	"os"
 	"sync"
 )
@@ -14,7 +15,7 @@ type hashCache struct {
 
 	// mu protects the following.
 	mu sync.Mutex
-	m  map[fileStamp]*hashEntry
+	m  map[cc.FileStamp]*hashEntry
 }
 
 type hashEntry struct {
@@ -23,7 +24,7 @@ type hashEntry struct {
 }
 
 // lookup returns the entry of a file version, if known.
-func (hc *hashCache) lookup(st fileStamp) (*hashEntry, bool) {
+func (hc *hashCache) lookup(st cc.FileStamp) (*hashEntry, bool) {
 	hc.mu.Lock()
 	defer hc.mu.Unlock()
 	e, ok := hc.m[st]
@@ -31,12 +32,12 @@ func (hc *hashCache) lookup(st fileStamp) (*hashEntry, bool) {
 }
 
 func newHashCache(max int) *hashCache {
-	return &hashCache{max: max, m: make(map[fileStamp]*hashEntry)}
+	return &hashCache{max: max, m: make(map[cc.FileStamp]*hashEntry)}
 }
 
 // get returns the entry for the file open as f, whose fstat is st, reading
 // it on a miss.
-func (hc *hashCache) get(f *os.File, st fileStamp) (*hashEntry, error) {
+func (hc *hashCache) get(f *os.File, st cc.FileStamp) (*hashEntry, error) {
 	hc.mu.Lock()
 	e, ok := hc.m[st]
 	hc.mu.Unlock()

@@ -3,6 +3,7 @@ package jobs
 import (
 	"crypto/sha256"
 	"errors"
+	"github.com/distmesh/distmesh/jobs/cc"
 	"io/fs"
 	"path"
 	"slices"
@@ -39,7 +40,7 @@ type cachedManifest struct {
 
 type cachedFile struct {
 	file  scanFile
-	stamp fileStamp
+	stamp cc.FileStamp
 }
 
 // absentGroup is the candidates missing from one directory that had not
@@ -57,7 +58,7 @@ func newManifestCache(max int) *manifestCache {
 }
 
 // manifestKey is the job as the cache knows it.
-func manifestKey(comp *Compiler, h *wrapHello) Hash {
+func manifestKey(comp *Compiler, h *cc.Hello) Hash {
 	env := slices.Clone(h.Env)
 	slices.Sort(env)
 	parts := []string{"v1", comp.ID, comp.Name, h.Dir, h.PWD, h.Source, h.Lang}
@@ -98,7 +99,7 @@ func (mc *manifestCache) lookup(key Hash, w *walker) ([]scanFile, bool) {
 	files := make([]scanFile, 0, len(cm.files))
 	for _, cf := range cm.files {
 		phys, fi, err := w.resolve(cf.file.name)
-		if err != nil || phys != cf.file.phys || !fi.Mode().IsRegular() || stampOf(fi) != cf.stamp {
+		if err != nil || phys != cf.file.phys || !fi.Mode().IsRegular() || cc.StampOf(fi) != cf.stamp {
 			return nil, false
 		}
 		files = append(files, cf.file)
@@ -157,13 +158,13 @@ func statOf(fi fs.FileInfo) (*syscall.Stat_t, bool) {
 }
 
 // walkerStamp returns the version a walker saw of a physical path.
-func walkerStamp(w *walker) func(string) (fileStamp, bool) {
-	return func(phys string) (fileStamp, bool) {
+func walkerStamp(w *walker) func(string) (cc.FileStamp, bool) {
+	return func(phys string) (cc.FileStamp, bool) {
 		r, ok := w.lstat[phys]
 		if !ok || r.err != nil || r.fi == nil {
-			return fileStamp{}, false
+			return cc.FileStamp{}, false
 		}
-		return stampOf(r.fi), true
+		return cc.StampOf(r.fi), true
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/distmesh/distmesh/jobs/cc"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -170,7 +171,7 @@ var ErrBusy = errors.New("node busy")
 type nodeJob struct {
 	req      *JobRequest
 	comp     *Compiler
-	analysis Analysis
+	analysis cc.Analysis
 	entries  []Entry        // what to create, install duplicates dropped
 	outputs  []string       // physical paths of the outputs, in analysis order
 	named    []string       // the outputs as named in the arguments
@@ -327,13 +328,13 @@ func (n *Node) admit(req *JobRequest) (*nodeJob, error) {
 	if req.Native != "" && req.Native != comp.Native {
 		return nil, errors.New("-march=native expands differently here")
 	}
-	if err := CheckEnv(req.Env); err != nil {
+	if err := cc.CheckEnv(req.Env); err != nil {
 		return nil, err
 	}
-	if err := CheckArgs(comp.Family, req.Args); err != nil {
+	if err := cc.CheckArgs(comp.Family, req.Args); err != nil {
 		return nil, err
 	}
-	a := Analyze(comp.Family, req.Args, req.Env)
+	a := cc.Analyze(comp.Family, req.Args, req.Env)
 	if a.Local != "" {
 		return nil, fmt.Errorf("not a distributable compile: %s", a.Local)
 	}
@@ -642,7 +643,7 @@ func (n *Node) run(ctx context.Context, job *nodeJob, log *slog.Logger) (Result,
 		if err != nil {
 			return Result{}, nil, fmt.Errorf("output %s: %w", job.named[i], err)
 		}
-		res.Outputs = append(res.Outputs, OutputFile{Path: job.named[i], Size: int64(len(data))})
+		res.Outputs = append(res.Outputs, cc.OutputFile{Path: job.named[i], Size: int64(len(data))})
 		outs = append(outs, data)
 	}
 	reusable = true

@@ -7,6 +7,7 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
+	"github.com/distmesh/distmesh/jobs/cc"
 	"io"
 	"os"
 	"path/filepath"
@@ -28,7 +29,7 @@ import (
 const cacheMagic = "distmesh file cache v1\n"
 
 type savedEntry struct {
-	Stamp fileStamp
+	Stamp cc.FileStamp
 	Hash  Hash
 	Dirs  directives
 }

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"errors"
+	"github.com/distmesh/distmesh/jobs/cc"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,7 +11,7 @@ import (
 func TestFileCachePersists(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cache", "files")
 	hc := newHashCache(100)
-	st := fileStamp{Dev: 1, Ino: 2, Size: 3, MTime: 4, CTime: 5}
+	st := cc.FileStamp{Dev: 1, Ino: 2, Size: 3, MTime: 4, CTime: 5}
 	hc.m[st] = &hashEntry{hash: Hash{9}, dirs: directives{Refs: []includeRef{{Name: "a.h"}}}}
 	if err := hc.save(path); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/distmesh/distmesh/jobs/cc"
 	"slices"
 )
 
@@ -86,17 +87,11 @@ type Need struct {
 
 // Result is a finished compile on a node.
 type Result struct {
-	Exit     int          `json:"exit"`
-	Stdout   []byte       `json:"stdout,omitempty"`
-	Stderr   []byte       `json:"stderr,omitempty"`
-	Outputs  []OutputFile `json:"outputs,omitempty"`
-	Node     string       `json:"node"`
-	Millis   int64        `json:"ms"` // the compiler's wall time on the node
-	LimitHit string       `json:"limit,omitempty"`
-}
-
-// OutputFile announces one output; its content follows in a file message.
-type OutputFile struct {
-	Path string `json:"path"` // as named in the arguments
-	Size int64  `json:"size"`
+	Exit     int             `json:"exit"`
+	Stdout   []byte          `json:"stdout,omitempty"`
+	Stderr   []byte          `json:"stderr,omitempty"`
+	Outputs  []cc.OutputFile `json:"outputs,omitempty"`
+	Node     string          `json:"node"`
+	Millis   int64           `json:"ms"` // the compiler's wall time on the node
+	LimitHit string          `json:"limit,omitempty"`
 }

@@ -3,6 +3,7 @@ package jobs
 import (
 	"errors"
 	"fmt"
+	"github.com/distmesh/distmesh/jobs/cc"
 	"io/fs"
 	"strings"
 )
@@ -58,19 +59,6 @@ func newScan(w *walker, quote, bracket []string, lookup func(string, fs.FileInfo
 		files: map[string]scanFile{}, followed: map[string]bool{}, absent: map[string]bool{}, resolved: map[string]bool{}}
 }
 
-// dirOf is the directory part of a name as the compiler forms it (not
-// cleaned: a/../b is not b when a is a symlink).
-func dirOf(name string) string {
-	i := strings.LastIndexByte(name, '/')
-	switch {
-	case i < 0:
-		return "."
-	case i == 0:
-		return "/"
-	}
-	return name[:i]
-}
-
 // addRoot adds a file the compile reads first: the source, an -include or
 // -imacros file (found relative to the working directory first, then on
 // the quote chain, as GCC does). It reports whether the file was found.
@@ -110,7 +98,7 @@ func (s *scanState) reach(name string, probe bool) string {
 	}
 	f, ok := s.files[phys]
 	if !ok {
-		f = scanFile{name: name, phys: phys, dir: dirOf(name)}
+		f = scanFile{name: name, phys: phys, dir: cc.DirOf(name)}
 		s.files[phys] = f
 		s.order = append(s.order, phys)
 	}
@@ -118,7 +106,7 @@ func (s *scanState) reach(name string, probe bool) string {
 	// then its own directives count.
 	if !probe && !s.followed[phys] {
 		s.followed[phys] = true
-		s.pending = append(s.pending, scanFile{name: name, phys: phys, dir: dirOf(name)})
+		s.pending = append(s.pending, scanFile{name: name, phys: phys, dir: cc.DirOf(name)})
 	}
 	return phys
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/distmesh/distmesh/jobs/cc"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -22,15 +23,15 @@ func scanFor(t *testing.T, compiler, dir string, args []string) (map[string]bool
 	if err != nil {
 		t.Skipf("%s: %v", compiler, err)
 	}
-	args, err = ExpandResponseFiles(comp.Family, args, func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) })
+	args, err = cc.ExpandResponseFiles(comp.Family, args, func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := Analyze(comp.Family, args, nil)
+	a := cc.Analyze(comp.Family, args, nil)
 	if a.Local != "" {
 		t.Fatalf("not distributable: %s", a.Local)
 	}
-	h := &wrapHello{Args: args, Lang: a.Lang, Dir: dir, Source: a.Source, Includes: forcedIncludes(args)}
+	h := &cc.Hello{Args: args, Lang: a.Lang, Dir: dir, Source: a.Source, Includes: cc.ForcedIncludes(args)}
 	var sc searchCache
 	quote, bracket, err := sc.dirs(context.Background(), comp, h)
 	if err != nil {
@@ -51,7 +52,7 @@ func scanFor(t *testing.T, compiler, dir string, args []string) (map[string]bool
 	for _, inc := range h.Includes {
 		s.addRoot(inc, true)
 	}
-	if comp.Family == FamilyGCC {
+	if comp.Family == cc.FamilyGCC {
 		s.follow(scanFile{dir: dir}, &directives{Refs: []includeRef{{Name: "stdc-predef.h", Angle: true}}})
 	}
 	if _, err := s.run(); err != nil {
@@ -68,14 +69,14 @@ func scanFor(t *testing.T, compiler, dir string, args []string) (map[string]bool
 // lists as read.
 func depsFor(t *testing.T, compiler, dir string, args []string) []string {
 	t.Helper()
-	a := Analyze(guessFamily(compiler), args, nil)
+	a := cc.Analyze(cc.GuessFamily(compiler), args, nil)
 	cmd := exec.Command(compiler, a.ScanArgs...)
 	cmd.Dir = dir
 	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("%s -M: %v", compiler, err)
 	}
-	deps, err := ParseDeps(out)
+	deps, err := cc.ParseDeps(out)
 	if err != nil {
 		t.Fatal(err)
 	}

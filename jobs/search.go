@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/distmesh/distmesh/jobs/cc"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -59,7 +60,7 @@ func searchArgs(args []string) []string {
 // dirs returns the quote and bracket include directories the compiler
 // searches for job, asking the compiler itself (cpp -v) once per distinct
 // set of search options.
-func (sc *searchCache) dirs(ctx context.Context, comp *Compiler, job *wrapHello) (quote, bracket []string, err error) {
+func (sc *searchCache) dirs(ctx context.Context, comp *Compiler, job *cc.Hello) (quote, bracket []string, err error) {
 	args := searchArgs(job.Args)
 	var env []string
 	for _, e := range job.Env {

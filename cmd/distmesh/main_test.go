@@ -4,22 +4,36 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/distmesh/distmesh/cmd/distmesh/cli"
 	"github.com/distmesh/distmesh/landlock"
 )
 
-// The test binary is also the distmesh command inside the scripts, and the
-// sandbox launcher when a node started by a script re-executes it.
+// The test binary is also the distmesh and distmesh-node commands inside
+// the scripts (the front finds the node in PATH), and the sandbox launcher
+// when a node started by a script re-executes it.
 func TestMain(m *testing.M) {
 	if landlock.IsLauncher() {
 		landlock.Main()
 	}
-	testscript.Main(m, map[string]func(){"distmesh": main})
+	testscript.Main(m, map[string]func(){
+		"distmesh":      main,
+		"distmesh-node": func() { os.Exit(cli.Main(os.Args)) },
+	})
+}
+
+// TestCommandsMatch: the front hands exactly the node's commands to the
+// node, and wraps everything else.
+func TestCommandsMatch(t *testing.T) {
+	if got, want := commands, cli.CommandNames(); !slices.Equal(got, want) {
+		t.Errorf("the front's commands %q differ from distmesh-node's %q", got, want)
+	}
 }
 
 // TestScripts runs the command-line scenarios in testdata/script: real

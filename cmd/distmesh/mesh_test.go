@@ -15,15 +15,16 @@ import (
 	"time"
 )
 
-// distmeshBin builds the distmesh command once for the end-to-end tests:
-// the real binary, as users run it (masquerade links included).
+// distmeshBin builds the distmesh commands once for the end-to-end tests:
+// the real binaries, side by side as installed (masquerade links included);
+// it returns the front's path.
 var distmeshBin = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "distmesh-e2e-")
 	if err != nil {
 		return "", err
 	}
 	bin := filepath.Join(dir, "distmesh")
-	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd := exec.Command("go", "build", "-o", dir+"/", ".", "../distmesh-node")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)

@@ -1,4 +1,4 @@
-package jobs
+package cc
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // compileEnv lists the environment variables that change what a compiler
@@ -104,19 +105,23 @@ func lookupEnv(env []string, name string) (string, bool) {
 	return "", false
 }
 
+// The patterns are compiled on first use: every compile starts a wrapper,
+// and most environments carry none of these variables.
 var (
 	// GCC reads SOURCE_DATE_EPOCH as a non-negative decimal integer no
 	// larger than 253402300799 (12 digits).
-	epochRe = regexp.MustCompile(`^[0-9]{1,12}$`)
+	epochRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{1,12}$`) })
 	// Locale names, or "": no "/" (glibc loads a locale named by a path).
-	localeRe = regexp.MustCompile(`^[A-Za-z0-9_.@+-]*$`)
+	localeRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.@+-]*$`) })
 	// GCC_COLORS: name=SGR entries separated by colons, e.g.
 	// "error=01;31:warning=01;35:locus=01"; empty disables colours.
-	colorsRe = regexp.MustCompile(`^([a-z0-9-]+=[0-9;]*)?(:([a-z0-9-]+=[0-9;]*)?)*$`)
+	colorsRe = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^([a-z0-9-]+=[0-9;]*)?(:([a-z0-9-]+=[0-9;]*)?)*$`)
+	})
 )
 
 func checkEpoch(v string) error {
-	if !epochRe.MatchString(v) {
+	if !epochRe().MatchString(v) {
 		return fmt.Errorf("not a number of seconds")
 	}
 	return nil
@@ -145,7 +150,7 @@ func checkDepsSpec(v string) error {
 }
 
 func checkLocale(v string) error {
-	if !localeRe.MatchString(v) {
+	if !localeRe().MatchString(v) {
 		return fmt.Errorf("not a locale name")
 	}
 	return nil
@@ -176,7 +181,7 @@ func ZoneFile(tz string) string {
 }
 
 func checkColors(v string) error {
-	if !colorsRe.MatchString(v) {
+	if !colorsRe().MatchString(v) {
 		return fmt.Errorf("not name=SGR[:name=SGR...]")
 	}
 	return nil

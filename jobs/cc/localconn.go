@@ -1,4 +1,4 @@
-package jobs
+package cc
 
 import (
 	"bytes"
@@ -13,12 +13,12 @@ import (
 	"syscall"
 )
 
-// localConn is the agent socket's framing: messages "TYPE LENGTH NFDS\n"
+// LocalConn is the agent socket's framing: messages "TYPE LENGTH NFDS\n"
 // followed by LENGTH bytes, with NFDS file descriptors attached to the
 // message (SCM_RIGHTS). The kernel delivers descriptors with the bytes they
 // were sent with, so by the time a message's header is read its
 // descriptors are queued.
-type localConn struct {
+type LocalConn struct {
 	c   *net.UnixConn
 	buf []byte
 	r   int // read position in buf
@@ -26,14 +26,18 @@ type localConn struct {
 	max int
 }
 
-// maxFDsPerMessage stays under the kernel's SCM_MAX_FD (253).
-const maxFDsPerMessage = 200
+// MaxFDsPerMessage stays under the kernel's SCM_MAX_FD (253).
+const MaxFDsPerMessage = 200
 
-func newLocalConn(c *net.UnixConn) *localConn {
-	return &localConn{c: c, max: 1 << 30}
+func NewLocalConn(c *net.UnixConn) *LocalConn {
+	return &LocalConn{c: c, max: 1 << 30}
 }
 
-func (lc *localConn) Close() error {
+// UnixConn is the underlying connection, for deadlines and for noticing
+// that the other side has gone.
+func (lc *LocalConn) UnixConn() *net.UnixConn { return lc.c }
+
+func (lc *LocalConn) Close() error {
 	for _, fd := range lc.fds {
 		syscall.Close(fd)
 	}
@@ -41,9 +45,9 @@ func (lc *localConn) Close() error {
 	return lc.c.Close()
 }
 
-// send writes one message with its descriptors.
-func (lc *localConn) send(typ string, payload []byte, files ...*os.File) error {
-	if len(files) > maxFDsPerMessage {
+// Send writes one message with its descriptors.
+func (lc *LocalConn) Send(typ string, payload []byte, files ...*os.File) error {
+	if len(files) > MaxFDsPerMessage {
 		return fmt.Errorf("send %s: %d descriptors in one message", typ, len(files))
 	}
 	hdr := typ + " " + strconv.Itoa(len(payload)) + " " + strconv.Itoa(len(files)) + "\n"
@@ -68,16 +72,16 @@ func (lc *localConn) send(typ string, payload []byte, files ...*os.File) error {
 	return err
 }
 
-func (lc *localConn) sendJSON(typ string, v any, files ...*os.File) error {
+func (lc *LocalConn) SendJSON(typ string, v any, files ...*os.File) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return lc.send(typ, b, files...)
+	return lc.Send(typ, b, files...)
 }
 
 // fill reads more bytes (and any descriptors sent with them).
-func (lc *localConn) fill() error {
+func (lc *LocalConn) fill() error {
 	if lc.r > 0 && lc.r == len(lc.buf) {
 		lc.buf, lc.r = lc.buf[:0], 0
 	}
@@ -86,7 +90,7 @@ func (lc *localConn) fill() error {
 		copy(nb, lc.buf[lc.r:])
 		lc.buf, lc.r = nb, 0
 	}
-	oob := make([]byte, syscall.CmsgSpace(4*maxFDsPerMessage))
+	oob := make([]byte, syscall.CmsgSpace(4*MaxFDsPerMessage))
 	n, oobn, _, _, err := lc.c.ReadMsgUnix(lc.buf[len(lc.buf):cap(lc.buf)], oob)
 	lc.buf = lc.buf[:len(lc.buf)+n]
 	if oobn > 0 {
@@ -113,8 +117,8 @@ func (lc *localConn) fill() error {
 	return err
 }
 
-// recv reads one message and the descriptors sent with it.
-func (lc *localConn) recv() (typ string, payload []byte, files []*os.File, err error) {
+// Recv reads one message and the descriptors sent with it.
+func (lc *LocalConn) Recv() (typ string, payload []byte, files []*os.File, err error) {
 	for {
 		if i := bytes.IndexByte(lc.buf[lc.r:], '\n'); i >= 0 {
 			line := string(lc.buf[lc.r : lc.r+i])
@@ -124,7 +128,7 @@ func (lc *localConn) recv() (typ string, payload []byte, files []*os.File, err e
 			}
 			size, err1 := strconv.Atoi(f[1])
 			nfds, err2 := strconv.Atoi(f[2])
-			if err1 != nil || err2 != nil || size < 0 || size > lc.max || nfds < 0 || nfds > maxFDsPerMessage {
+			if err1 != nil || err2 != nil || size < 0 || size > lc.max || nfds < 0 || nfds > MaxFDsPerMessage {
 				return "", nil, nil, fmt.Errorf("agent protocol: bad header %q", truncate(line, 40))
 			}
 			start := lc.r + i + 1
@@ -155,27 +159,27 @@ func (lc *localConn) recv() (typ string, payload []byte, files []*os.File, err e
 	}
 }
 
-func (lc *localConn) recvJSON(want string, v any) ([]*os.File, error) {
-	typ, payload, files, err := lc.recv()
+func (lc *LocalConn) RecvJSON(want string, v any) ([]*os.File, error) {
+	typ, payload, files, err := lc.Recv()
 	if err != nil {
 		return nil, err
 	}
 	if typ == "error" {
-		closeFiles(files)
+		CloseFiles(files)
 		return nil, errors.New(string(payload))
 	}
 	if typ != want {
-		closeFiles(files)
+		CloseFiles(files)
 		return nil, fmt.Errorf("agent protocol: got %s, want %s", typ, want)
 	}
 	if err := json.Unmarshal(payload, v); err != nil {
-		closeFiles(files)
+		CloseFiles(files)
 		return nil, fmt.Errorf("agent protocol: decode %s: %w", want, err)
 	}
 	return files, nil
 }
 
-func closeFiles(files []*os.File) {
+func CloseFiles(files []*os.File) {
 	for _, f := range files {
 		f.Close()
 	}

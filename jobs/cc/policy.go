@@ -1,4 +1,4 @@
-package jobs
+package cc
 
 // The node's argument policy: which compiler arguments a node accepts from
 // a client. An enrolled client may be malicious, and a compiler can be told

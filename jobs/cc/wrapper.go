@@ -1,4 +1,4 @@
-package jobs
+package cc
 
 import (
 	"bytes"
@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -48,7 +49,7 @@ type wrapper struct {
 	home, name, real string
 	args             []string
 	fallback, debug  bool
-	conn             *localConn
+	conn             *LocalConn
 }
 
 func (w *wrapper) logf(format string, args ...any) {
@@ -74,7 +75,7 @@ func (w *wrapper) local(why string) int {
 }
 
 func (w *wrapper) run() int {
-	family := guessFamily(w.name)
+	family := GuessFamily(w.name)
 	args, err := ExpandResponseFiles(family, w.args, os.ReadFile)
 	if err != nil {
 		return w.local(err.Error())
@@ -106,28 +107,28 @@ func (w *wrapper) run() int {
 		}
 		return w.local("no agent: " + err.Error())
 	}
-	w.conn = newLocalConn(c.(*net.UnixConn))
+	w.conn = NewLocalConn(c.(*net.UnixConn))
 	defer w.conn.Close()
 
 	dir, err := syscall.Getwd() // physical, unlike os.Getwd
 	if err != nil {
 		return w.local(err.Error())
 	}
-	hello := wrapHello{
-		Compiler: w.real, Stamp: stampOf(fi), Name: filepath.Base(w.name),
+	hello := Hello{
+		Compiler: w.real, Stamp: StampOf(fi), Name: filepath.Base(w.name),
 		Args: a.Args, Env: env, Native: a.Native, Fallback: w.fallback,
 		Source: a.Source, Lang: a.Lang, Dir: dir, PWD: os.Getenv("PWD"),
-		Dirs: includeDirs(a.Args), Includes: forcedIncludes(a.Args), Color: colorWanted(a.Args),
+		Dirs: includeDirs(a.Args), Includes: ForcedIncludes(a.Args), Color: colorWanted(a.Args),
 	}
 	for _, o := range a.Outputs {
-		hello.Dirs = append(hello.Dirs, dirOf(o.Path))
+		hello.Dirs = append(hello.Dirs, DirOf(o.Path))
 	}
-	if err := w.conn.sendJSON("hello", hello); err != nil {
+	if err := w.conn.SendJSON("hello", hello); err != nil {
 		return w.local("agent: " + err.Error())
 	}
 	for {
-		typ, payload, files, err := w.conn.recv()
-		closeFiles(files)
+		typ, payload, files, err := w.conn.Recv()
+		CloseFiles(files)
 		switch {
 		case err != nil:
 			return w.local("agent: " + err.Error())
@@ -142,7 +143,7 @@ func (w *wrapper) run() int {
 				// exactly as the compiler does.
 				return w.local(err.Error())
 			}
-			if err := w.conn.sendJSON("deps", wrapDeps{Paths: deps}); err != nil {
+			if err := w.conn.SendJSON("deps", Deps{Paths: deps}); err != nil {
 				return w.local("agent: " + err.Error())
 			}
 		case typ == "local":
@@ -163,7 +164,7 @@ func (w *wrapper) strictFailure(msg string) int {
 }
 
 func reasonOf(payload []byte) string {
-	var l wrapLocal
+	var l Local
 	if err := jsonUnmarshal(payload, &l); err != nil {
 		return "agent said so"
 	}
@@ -183,11 +184,11 @@ func (w *wrapper) scan(a Analysis) ([]string, error) {
 }
 
 func (w *wrapper) openMore(payload []byte) error {
-	var req wrapOpen
+	var req Open
 	if err := jsonUnmarshal(payload, &req); err != nil {
 		return err
 	}
-	var ok wrapOpened
+	var ok Opened
 	var files []*os.File
 	for _, p := range req.Paths {
 		f, err := os.Open(p)
@@ -196,14 +197,14 @@ func (w *wrapper) openMore(payload []byte) error {
 			files = append(files, f)
 		}
 	}
-	defer closeFiles(files)
-	return w.conn.sendJSON("opened", ok, files...)
+	defer CloseFiles(files)
+	return w.conn.SendJSON("opened", ok, files...)
 }
 
 // finish writes the outputs the wrapper itself expects, atomically, then
 // the compiler's messages, and returns its exit status.
 func (w *wrapper) finish(a Analysis, payload []byte) int {
-	var res wrapResult
+	var res Result
 	if err := jsonUnmarshal(payload, &res); err != nil {
 		return w.local("agent: " + err.Error())
 	}
@@ -218,8 +219,8 @@ func (w *wrapper) finish(a Analysis, payload []byte) int {
 	}
 	var outs []output
 	for _, o := range res.Outputs {
-		typ, data, files, err := w.conn.recv()
-		closeFiles(files)
+		typ, data, files, err := w.conn.Recv()
+		CloseFiles(files)
 		if err != nil || typ != "out" {
 			return w.local("agent: lost the outputs")
 		}
@@ -288,8 +289,8 @@ func appendOutput(p string, data []byte, perm os.FileMode) error {
 	return err
 }
 
-// forcedIncludes lists the files of -include and -imacros.
-func forcedIncludes(args []string) []string {
+// ForcedIncludes lists the files of -include and -imacros.
+func ForcedIncludes(args []string) []string {
 	var files []string
 	for i := 0; i < len(args); i++ {
 		for _, opt := range []string{"-include", "-imacros"} {
@@ -344,10 +345,10 @@ func isTerminal(f *os.File) bool {
 	return err == nil
 }
 
-// guessFamily guesses a compiler's family from its name, for deciding
+// GuessFamily guesses a compiler's family from its name, for deciding
 // locally whether a command line is a distributable compile; the agent
 // knows the real family.
-func guessFamily(name string) Family {
+func GuessFamily(name string) Family {
 	if strings.Contains(filepath.Base(name), "clang") {
 		return FamilyClang
 	}
@@ -359,7 +360,7 @@ func guessFamily(name string) Family {
 // program (a masquerade directory), so the wrapper never calls itself. It
 // also returns the PATH directories it skipped.
 func RealCompiler(name string) (real string, masquerade []string, err error) {
-	isSelf := selfChecker()
+	isSelf := SelfChecker()
 	if strings.Contains(name, "/") {
 		if isSelf(name) {
 			return "", nil, fmt.Errorf("%s is distmesh itself: name the real compiler", name)
@@ -387,16 +388,66 @@ func RealCompiler(name string) (real string, masquerade []string, err error) {
 	return "", nil, fmt.Errorf("compiler %q not found in PATH (distmesh's own masquerade entries are skipped)", name)
 }
 
-// selfChecker returns a function reporting whether a path is this program.
-func selfChecker() func(string) bool {
+// The two binaries distmesh installs side by side: the lean wrapper and
+// front door every compile starts (FrontName), and the node with
+// everything else (NodeName).
+const (
+	FrontName = "distmesh"
+	NodeName  = "distmesh-node"
+)
+
+// SelfChecker returns a function reporting whether a path is distmesh: this
+// program, or either of the binaries installed beside it (a masquerade link
+// points at the wrapper even when the node looks for compilers).
+func SelfChecker() func(string) bool {
 	self, err := os.Executable()
 	if err == nil {
 		self, err = filepath.EvalSymlinks(self)
 	}
 	return func(p string) bool {
 		r, rerr := filepath.EvalSymlinks(p)
-		return err == nil && rerr == nil && r == self
+		if err != nil || rerr != nil {
+			return false
+		}
+		if r == self {
+			return true
+		}
+		base := filepath.Base(r)
+		return filepath.Dir(r) == filepath.Dir(self) && (base == FrontName || base == NodeName)
 	}
+}
+
+// DefaultHome is /var/lib/distmesh for root, else $XDG_DATA_HOME/distmesh
+// (~/.local/share/distmesh).
+func DefaultHome() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/distmesh"
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
+		return filepath.Join(d, "distmesh")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "share", "distmesh")
+	}
+	if u, err := user.Current(); err == nil {
+		return filepath.Join(u.HomeDir, ".local", "share", "distmesh")
+	}
+	return "distmesh"
+}
+
+// CompilerHome is the home whose agent a compiler wrapper talks to:
+// DISTMESH_HOME, else this user's default home if its agent runs, else the
+// system-wide one.
+func CompilerHome() string {
+	if h := os.Getenv("DISTMESH_HOME"); h != "" {
+		return h
+	}
+	for _, h := range []string{DefaultHome(), "/var/lib/distmesh"} {
+		if _, err := os.Stat(SocketPath(h)); err == nil {
+			return h
+		}
+	}
+	return DefaultHome()
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

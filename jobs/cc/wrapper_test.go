@@ -1,4 +1,4 @@
-package jobs
+package cc
 
 import (
 	"encoding/json"
@@ -10,19 +10,19 @@ import (
 )
 
 // socketPair returns the two ends of a connected Unix stream socket.
-func socketPair(t *testing.T) (*localConn, *localConn) {
+func socketPair(t *testing.T) (*LocalConn, *LocalConn) {
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn := func(fd int) *localConn {
+	conn := func(fd int) *LocalConn {
 		f := os.NewFile(uintptr(fd), "socketpair")
 		c, err := net.FileConn(f)
 		f.Close()
 		if err != nil {
 			t.Fatal(err)
 		}
-		return newLocalConn(c.(*net.UnixConn))
+		return NewLocalConn(c.(*net.UnixConn))
 	}
 	a, b := conn(fds[0]), conn(fds[1])
 	t.Cleanup(func() { a.Close(); b.Close() })
@@ -40,13 +40,13 @@ func TestFinishWritesOnlyExpectedOutputs(t *testing.T) {
 	w := &wrapper{conn: wrapperEnd}
 	a := Analyze(FamilyGCC, []string{"-c", "x.c", "-o", "x.o"}, nil)
 	evil := filepath.Join(dir, "evil")
-	res := wrapResult{Exit: 0, Stderr: []byte("warning: remote\n"), Node: "n", Outputs: []OutputFile{
+	res := Result{Exit: 0, Stderr: []byte("warning: remote\n"), Node: "n", Outputs: []OutputFile{
 		{Path: evil, Size: 3}, {Path: "x.o", Size: 6},
 	}}
 	payload, _ := json.Marshal(res)
 	go func() {
-		agentEnd.send("out", []byte("bad"))
-		agentEnd.send("out", []byte("object"))
+		agentEnd.Send("out", []byte("bad"))
+		agentEnd.Send("out", []byte("object"))
 	}()
 	old := syscall.Umask(0o027)
 	defer syscall.Umask(old)

@@ -8,15 +8,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/distmesh/distmesh/jobs/cc"
 	"io"
 	"os"
 	"os/signal"
-	"os/user"
 	"path/filepath"
 	"strings"
 	"syscall"
-
-	"github.com/distmesh/distmesh/jobs"
 )
 
 // errUsage marks errors in how a command was called (exit status 2).
@@ -49,27 +47,11 @@ func commands() []command {
 	}
 }
 
-// Main runs the command line (os.Args) and returns the process's exit
-// status. Invoked under a compiler's name (a masquerade link), or with a
-// first argument that is not a distmesh command (distmesh gcc -c x.c,
-// distmesh /usr/bin/gcc-12 …, CMake's COMPILER_LAUNCHER form), it wraps that
-// compiler; `distmesh -- NAME ARGS…` does so for a compiler whose name is a
-// distmesh command. A compiler's arguments are never parsed as distmesh's.
+// Main runs the command line (os.Args) of distmesh-node, which the
+// distmesh front execs for every command that is not a compile, and
+// returns the process's exit status.
 func Main(argv []string) int {
-	if name, ok := asCompiler(argv[0]); ok {
-		return jobs.Wrap(compilerHome(), name, argv[1:])
-	}
 	args := argv[1:]
-	if len(args) > 0 && args[0] == "--" {
-		if len(args) < 2 {
-			fmt.Fprintln(os.Stderr, "distmesh: usage: distmesh -- COMPILER ARGS…")
-			return 2
-		}
-		return jobs.Wrap(compilerHome(), args[1], args[2:])
-	}
-	if len(args) > 0 && !isCommand(args[0]) && !strings.HasPrefix(args[0], "-") {
-		return jobs.Wrap(compilerHome(), args[0], args[1:])
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	e := &env{stdout: os.Stdout, stderr: os.Stderr}
@@ -98,13 +80,13 @@ type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
-func isCommand(name string) bool {
+// CommandNames lists the commands, for the front's dispatch.
+func CommandNames() []string {
+	var names []string
 	for _, c := range commands() {
-		if c.name == name {
-			return true
-		}
+		names = append(names, c.name)
 	}
-	return false
+	return names
 }
 
 func run(ctx context.Context, e *env, args []string) error {
@@ -130,25 +112,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %-42s %s\n", c.name, c.args, c.summary)
 	}
 	fmt.Fprintln(w, "  COMPILER ARGS…                                                      compile through the mesh: distmesh gcc -c x.c")
-	fmt.Fprintln(w, "\nEvery command takes --home DIR (or DISTMESH_HOME); the default is", defaultHome()+".")
-}
-
-// defaultHome is /var/lib/distmesh for root, else $XDG_DATA_HOME/distmesh
-// (~/.local/share/distmesh).
-func defaultHome() string {
-	if os.Geteuid() == 0 {
-		return "/var/lib/distmesh"
-	}
-	if d := os.Getenv("XDG_DATA_HOME"); filepath.IsAbs(d) {
-		return filepath.Join(d, "distmesh")
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".local", "share", "distmesh")
-	}
-	if u, err := user.Current(); err == nil {
-		return filepath.Join(u.HomeDir, ".local", "share", "distmesh")
-	}
-	return "distmesh"
+	fmt.Fprintln(w, "\nEvery command takes --home DIR (or DISTMESH_HOME); the default is", cc.DefaultHome()+".")
 }
 
 // homeFromEnv is DISTMESH_HOME or the default.
@@ -156,7 +120,7 @@ func homeFromEnv() string {
 	if h := os.Getenv("DISTMESH_HOME"); h != "" {
 		return h
 	}
-	return defaultHome()
+	return cc.DefaultHome()
 }
 
 // flags returns a FlagSet for a command with the --home flag every command

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/distmesh/distmesh/jobs/cc"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,31 +16,6 @@ import (
 
 	"github.com/distmesh/distmesh/jobs"
 )
-
-// compilerHome is the home whose agent a compiler wrapper talks to:
-// DISTMESH_HOME, else this user's default home if its agent runs, else the
-// system-wide one.
-func compilerHome() string {
-	if h := os.Getenv("DISTMESH_HOME"); h != "" {
-		return h
-	}
-	for _, h := range []string{defaultHome(), "/var/lib/distmesh"} {
-		if _, err := os.Stat(jobs.SocketPath(h)); err == nil {
-			return h
-		}
-	}
-	return defaultHome()
-}
-
-// asCompiler reports whether this process was started under a compiler's
-// name (a masquerade link), and that name.
-func asCompiler(argv0 string) (string, bool) {
-	base := filepath.Base(argv0)
-	if base == "distmesh" || strings.HasPrefix(base, "distmesh") {
-		return "", false
-	}
-	return base, jobs.IsCompilerName(base)
-}
 
 func runMasquerade(ctx context.Context, e *env, args []string) error {
 	fs := e.flags("masquerade", "DIR")
@@ -54,11 +30,8 @@ func runMasquerade(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	self, err := os.Executable()
+	self, err := frontBinary()
 	if err != nil {
-		return err
-	}
-	if self, err = filepath.EvalSymlinks(self); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -92,10 +65,27 @@ func runMasquerade(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
+// frontBinary is the distmesh wrapper installed beside this node binary,
+// which masquerade links must point at.
+func frontBinary() (string, error) {
+	self, err := os.Executable()
+	if err == nil {
+		self, err = filepath.EvalSymlinks(self)
+	}
+	if err != nil {
+		return "", err
+	}
+	front := filepath.Join(filepath.Dir(self), cc.FrontName)
+	if _, err := os.Stat(front); err != nil {
+		return "", fmt.Errorf("%s is not installed beside %s: install both binaries (make build puts them in bin/)", cc.FrontName, self)
+	}
+	return front, nil
+}
+
 // agentRequest sends one request to the agent of home and decodes the
 // answer.
 func agentRequest(home, typ string, v any) error {
-	c, err := net.DialTimeout("unix", jobs.SocketPath(home), 2*time.Second)
+	c, err := net.DialTimeout("unix", cc.SocketPath(home), 2*time.Second)
 	if err != nil {
 		return fmt.Errorf("no node is running in %s: start it with `distmesh join` (%v)", home, err)
 	}
