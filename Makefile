@@ -1,12 +1,11 @@
 # distmesh: `make build`, `make test`, `make demo`, `make bench`.
 GO      ?= go
 export CGO_ENABLED = 0
-BIN     := bin/distmesh
 
 .PHONY: build test race vet demo bench clean
 
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/distmesh
+	$(GO) build -trimpath -o bin/ ./cmd/distmesh ./cmd/distmesh-node
 
 vet:
 	$(GO) vet ./...
@@ -25,9 +24,13 @@ demo: build
 
 # Benchmarks, side by side with the peers distmesh replaces (installs
 # Debian's distcc when run as root). Not timed tests: shared machines are noisy.
+BENCH_CACHE ?= $(HOME)/.cache/distmesh-bench
+
 bench: build
 	@command -v distccd >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q --no-install-recommends distcc >/dev/null; } || true
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./cmd/distmesh/
+	@./testdata/bench/fetch-busybox.sh "$(BENCH_CACHE)" || true
+	BENCH_BUSYBOX="$$(ls $(BENCH_CACHE)/busybox_*.orig.tar.* 2>/dev/null | head -1)" \
+		$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./cmd/distmesh/
 
 clean:
 	rm -rf bin
