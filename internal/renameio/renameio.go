@@ -45,11 +45,25 @@ func TempFile(path string) (*PendingFile, error) {
 // CloseAtomicallyReplace sets the mode, syncs, closes and renames the file
 // over its target, then syncs the directory.
 func (p *PendingFile) CloseAtomicallyReplace(perm fs.FileMode) error {
+	return p.replace(perm, true)
+}
+
+// CloseReplaceUnsynced is CloseAtomicallyReplace without the syncs: still
+// all or nothing for readers, but not durable across a power loss. It is
+// for a compiler's outputs, which the compiler itself never syncs, and
+// where two syncs per file would cost more than the compile's latency.
+func (p *PendingFile) CloseReplaceUnsynced(perm fs.FileMode) error {
+	return p.replace(perm, false)
+}
+
+func (p *PendingFile) replace(perm fs.FileMode, sync bool) error {
 	if err := p.Chmod(perm); err != nil {
 		return fmt.Errorf("write %s: %w", p.path, err)
 	}
-	if err := p.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", p.path, err)
+	if sync {
+		if err := p.Sync(); err != nil {
+			return fmt.Errorf("write %s: %w", p.path, err)
+		}
 	}
 	if err := p.Close(); err != nil {
 		return fmt.Errorf("write %s: %w", p.path, err)
@@ -58,6 +72,9 @@ func (p *PendingFile) CloseAtomicallyReplace(perm fs.FileMode) error {
 		return fmt.Errorf("write %s: %w", p.path, err)
 	}
 	p.done = true
+	if !sync {
+		return nil
+	}
 	if d, err := os.Open(filepath.Dir(p.path)); err == nil {
 		d.Sync()
 		d.Close()

@@ -40,3 +40,29 @@ func TestWriteFile(t *testing.T) {
 		t.Error("write into a missing directory succeeded")
 	}
 }
+
+func TestCloseReplaceUnsynced(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "x.o")
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := TempFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Cleanup()
+	p.Write([]byte("new"))
+	if b, _ := os.ReadFile(path); string(b) != "old" {
+		t.Errorf("the target changed before the rename: %q", b)
+	}
+	if err := p.CloseReplaceUnsynced(0o640); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(path)
+	fi, _ := os.Stat(path)
+	ents, _ := os.ReadDir(dir)
+	if string(b) != "new" || fi.Mode().Perm() != 0o640 || len(ents) != 1 {
+		t.Errorf("got %q mode %o, %d entries", b, fi.Mode().Perm(), len(ents))
+	}
+}

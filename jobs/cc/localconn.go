@@ -47,18 +47,24 @@ func (lc *LocalConn) Close() error {
 
 // Send writes one message with its descriptors.
 func (lc *LocalConn) Send(typ string, payload []byte, files ...*os.File) error {
-	if len(files) > MaxFDsPerMessage {
-		return fmt.Errorf("send %s: %d descriptors in one message", typ, len(files))
-	}
-	hdr := typ + " " + strconv.Itoa(len(payload)) + " " + strconv.Itoa(len(files)) + "\n"
-	msg := append([]byte(hdr), payload...)
-	if len(files) == 0 {
-		_, err := lc.c.Write(msg)
-		return err
-	}
 	fds := make([]int, len(files))
 	for i, f := range files {
 		fds[i] = int(f.Fd())
+	}
+	return lc.SendFDs(typ, payload, fds)
+}
+
+// SendFDs is Send with raw descriptors, which the wrapper opens without
+// the runtime's bookkeeping for an *os.File (it passes hundreds per job).
+func (lc *LocalConn) SendFDs(typ string, payload []byte, fds []int) error {
+	if len(fds) > MaxFDsPerMessage {
+		return fmt.Errorf("send %s: %d descriptors in one message", typ, len(fds))
+	}
+	hdr := typ + " " + strconv.Itoa(len(payload)) + " " + strconv.Itoa(len(fds)) + "\n"
+	msg := append([]byte(hdr), payload...)
+	if len(fds) == 0 {
+		_, err := lc.c.Write(msg)
+		return err
 	}
 	// The descriptors go with the header; the rest may follow in more
 	// writes.

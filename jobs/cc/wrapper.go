@@ -189,16 +189,26 @@ func (w *wrapper) openMore(payload []byte) error {
 		return err
 	}
 	var ok Opened
-	var files []*os.File
+	var fds []int
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
 	for _, p := range req.Paths {
-		f, err := os.Open(p)
+		// Non-blocking: a FIFO named as a header must not hang the wrapper
+		// (the agent refuses anything but a regular file).
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 		ok.OK = append(ok.OK, err == nil)
 		if err == nil {
-			files = append(files, f)
+			fds = append(fds, fd)
 		}
 	}
-	defer CloseFiles(files)
-	return w.conn.SendJSON("opened", ok, files...)
+	b, err := json.Marshal(ok)
+	if err != nil {
+		return err
+	}
+	return w.conn.SendFDs("opened", b, fds)
 }
 
 // finish writes the outputs the wrapper itself expects, atomically, then
@@ -272,7 +282,7 @@ func writeOutput(p string, data []byte, perm os.FileMode) error {
 	if _, err := f.Write(data); err != nil {
 		return fmt.Errorf("write %s: %w", p, err)
 	}
-	return f.CloseAtomicallyReplace(perm)
+	return f.CloseReplaceUnsynced(perm)
 }
 
 // appendOutput appends data to path, as GCC appends to the file named by
