@@ -264,15 +264,7 @@ func (w *wrapper) finish(a Analysis, payload []byte) int {
 // the compiler would.
 func writeOutput(p string, data []byte, perm os.FileMode) error {
 	if fi, err := os.Stat(p); err == nil && !fi.Mode().IsRegular() {
-		f, err := os.OpenFile(p, os.O_WRONLY, 0)
-		if err != nil {
-			return err
-		}
-		_, err = f.Write(data)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		return err
+		return writeTo(p, os.O_WRONLY, 0, data)
 	}
 	f, err := renameio.TempFile(p)
 	if err != nil {
@@ -288,7 +280,12 @@ func writeOutput(p string, data []byte, perm os.FileMode) error {
 // appendOutput appends data to path, as GCC appends to the file named by
 // DEPENDENCIES_OUTPUT; the node started from an empty one.
 func appendOutput(p string, data []byte, perm os.FileMode) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, perm)
+	return writeTo(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, perm, data)
+}
+
+// writeTo opens p with flag and writes data to it.
+func writeTo(p string, flag int, perm os.FileMode, data []byte) error {
+	f, err := os.OpenFile(p, flag, perm)
 	if err != nil {
 		return err
 	}
