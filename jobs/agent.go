@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/distmesh/distmesh/jobs/cc"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -19,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/distmesh/distmesh/jobs/cc"
 	"github.com/distmesh/distmesh/keys"
 	"github.com/distmesh/distmesh/transport"
 )

@@ -6,7 +6,6 @@ import (
 	"debug/elf"
 	"encoding/hex"
 	"fmt"
-	"github.com/distmesh/distmesh/jobs/cc"
 	"io"
 	"os"
 	"os/exec"
@@ -16,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/distmesh/distmesh/jobs/cc"
 	"github.com/distmesh/distmesh/landlock"
 )
 

@@ -2,9 +2,10 @@ package jobs
 
 import (
 	"crypto/sha256"
-	"github.com/distmesh/distmesh/jobs/cc"
 	"os"
 	"sync"
+
+	"github.com/distmesh/distmesh/jobs/cc"
 )
 
 // hashCache remembers, per file version (device, inode, size, modification

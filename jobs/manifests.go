@@ -3,7 +3,6 @@ package jobs
 import (
 	"crypto/sha256"
 	"errors"
-	"github.com/distmesh/distmesh/jobs/cc"
 	"io/fs"
 	"path"
 	"slices"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/distmesh/distmesh/jobs/cc"
 )
 
 // manifestCache is what ccache calls direct mode: for a job (compiler,

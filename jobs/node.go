@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/distmesh/distmesh/jobs/cc"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/distmesh/distmesh/jobs/cc"
 	"github.com/distmesh/distmesh/landlock"
 	"github.com/distmesh/distmesh/transport"
 )

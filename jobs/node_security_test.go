@@ -80,7 +80,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"github.com/distmesh/distmesh/jobs/cc"
 	"log/slog"
 	"net"
 	"os"
@@ -97,6 +96,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/distmesh/distmesh/jobs/cc"
 	"github.com/distmesh/distmesh/landlock"
 )
 

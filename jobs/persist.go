@@ -7,12 +7,12 @@ import (
 	"encoding/gob"
 	"errors"
 	"fmt"
-	"github.com/distmesh/distmesh/jobs/cc"
 	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/distmesh/distmesh/internal/renameio"
+	"github.com/distmesh/distmesh/jobs/cc"
 )
 
 // The agent's per-file cache (content hashes and directives, keyed by file

@@ -2,10 +2,11 @@ package jobs
 
 import (
 	"errors"
-	"github.com/distmesh/distmesh/jobs/cc"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/distmesh/distmesh/jobs/cc"
 )
 
 func TestFileCachePersists(t *testing.T) {

@@ -5,8 +5,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/distmesh/distmesh/jobs/cc"
 	"slices"
+
+	"github.com/distmesh/distmesh/jobs/cc"
 )
 
 // Hash is a file's SHA-256.

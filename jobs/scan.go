@@ -3,9 +3,10 @@ package jobs
 import (
 	"errors"
 	"fmt"
-	"github.com/distmesh/distmesh/jobs/cc"
 	"io/fs"
 	"strings"
+
+	"github.com/distmesh/distmesh/jobs/cc"
 )
 
 // The include scanner finds every file a compile reads, on the client, in

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/distmesh/distmesh/jobs/cc"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/distmesh/distmesh/jobs/cc"
 )
 
 // scanFor runs the include scanner for one compile the way the agent does,

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/distmesh/distmesh/jobs/cc"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/distmesh/distmesh/jobs/cc"
 )
 
 // searchCache remembers a compiler's include search path for a set of

@@ -8,13 +8,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/distmesh/distmesh/jobs/cc"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/distmesh/distmesh/jobs/cc"
 )
 
 // errUsage marks errors in how a command was called (exit status 2).
