@@ -59,18 +59,11 @@ func dispatch(argv []string) int {
 
 // nodeBinary is distmesh-node beside this binary, else in PATH.
 func nodeBinary() (string, error) {
-	self, err := os.Executable()
-	if err == nil {
-		self, err = filepath.EvalSymlinks(self)
-	}
-	if err == nil {
-		p := filepath.Join(filepath.Dir(self), cc.NodeName)
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
+	if p, err := cc.Beside(cc.NodeName); err == nil {
+		return p, nil
 	}
 	if p, err := exec.LookPath(cc.NodeName); err == nil {
 		return p, nil
 	}
-	return "", fmt.Errorf("%s is not installed beside %s or in PATH: install both binaries (make build puts them in bin/)", cc.NodeName, self)
+	return "", fmt.Errorf("%s is neither beside this program nor in PATH: install both binaries (make build puts them in bin/)", cc.NodeName)
 }

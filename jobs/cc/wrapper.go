@@ -403,24 +403,44 @@ const (
 	NodeName  = "distmesh-node"
 )
 
+// self is this program's executable, symlinks resolved.
+func self() (string, error) {
+	p, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(p)
+}
+
+// Beside is the binary name installed in the same directory as this
+// program ("" and an error saying what to install when it is not there).
+func Beside(name string) (string, error) {
+	me, err := self()
+	if err != nil {
+		return "", err
+	}
+	p := filepath.Join(filepath.Dir(me), name)
+	if _, err := os.Stat(p); err != nil {
+		return "", fmt.Errorf("%s is not installed beside %s: install both binaries (make build puts them in bin/)", name, me)
+	}
+	return p, nil
+}
+
 // SelfChecker returns a function reporting whether a path is distmesh: this
 // program, or either of the binaries installed beside it (a masquerade link
 // points at the wrapper even when the node looks for compilers).
 func SelfChecker() func(string) bool {
-	self, err := os.Executable()
-	if err == nil {
-		self, err = filepath.EvalSymlinks(self)
-	}
+	me, err := self()
 	return func(p string) bool {
 		r, rerr := filepath.EvalSymlinks(p)
 		if err != nil || rerr != nil {
 			return false
 		}
-		if r == self {
+		if r == me {
 			return true
 		}
 		base := filepath.Base(r)
-		return filepath.Dir(r) == filepath.Dir(self) && (base == FrontName || base == NodeName)
+		return filepath.Dir(r) == filepath.Dir(me) && (base == FrontName || base == NodeName)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"github.com/distmesh/distmesh/jobs/cc"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/distmesh/distmesh/jobs"
+	"github.com/distmesh/distmesh/jobs/cc"
 )
 
 func runMasquerade(ctx context.Context, e *env, args []string) error {
@@ -30,7 +30,8 @@ func runMasquerade(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	self, err := frontBinary()
+	// The links point at the wrapper, installed beside this node binary.
+	self, err := cc.Beside(cc.FrontName)
 	if err != nil {
 		return err
 	}
@@ -63,23 +64,6 @@ func runMasquerade(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "%s: %s\n", dir, strings.Join(made, " "))
 	fmt.Fprintf(e.stderr, "put it first in PATH: export PATH=%s:$PATH\n", dir)
 	return nil
-}
-
-// frontBinary is the distmesh wrapper installed beside this node binary,
-// which masquerade links must point at.
-func frontBinary() (string, error) {
-	self, err := os.Executable()
-	if err == nil {
-		self, err = filepath.EvalSymlinks(self)
-	}
-	if err != nil {
-		return "", err
-	}
-	front := filepath.Join(filepath.Dir(self), cc.FrontName)
-	if _, err := os.Stat(front); err != nil {
-		return "", fmt.Errorf("%s is not installed beside %s: install both binaries (make build puts them in bin/)", cc.FrontName, self)
-	}
-	return front, nil
 }
 
 // agentRequest sends one request to the agent of home and decodes the
