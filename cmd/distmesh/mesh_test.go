@@ -276,3 +276,62 @@ func TestProjectBuildIsByteIdentical(t *testing.T) {
 	}
 	t.Logf("%d objects identical; %d jobs sent, %d served", objects, sent, served)
 }
+
+// TestMasquerade: `distmesh masquerade DIR` (run by distmesh-node) links the
+// compiler names to the wrapper beside it; with DIR first in PATH a plain
+// `gcc -c` goes through the mesh and comes back identical, and the node,
+// looking for compilers in that PATH, does not take the links for one.
+func TestMasquerade(t *testing.T) {
+	needSandbox(t)
+	m := newTestMesh(t, "alpha", "beta")
+	m.waitPeersUp("beta", 1)
+
+	dir := filepath.Join(t.TempDir(), "masq")
+	m.run("masquerade", dir)
+	for _, name := range []string{"cc", "gcc", "c++"} {
+		if target, err := os.Readlink(filepath.Join(dir, name)); err != nil || target != m.bin {
+			t.Errorf("%s/%s links to %q (%v); want the wrapper %s", dir, name, target, err, m.bin)
+		}
+	}
+
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "x.c"), []byte("int twice(int x) { return 2 * x; }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// gcc as make runs it: prog is the first gcc in env's PATH, argv[0]
+	// is the bare name.
+	compile := func(prog, out string, env []string) []byte {
+		t.Helper()
+		cmd := exec.Command(prog, "-g", "-O2", "-c", "x.c", "-o", out)
+		cmd.Args[0], cmd.Dir, cmd.Env = "gcc", src, env
+		if o, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s -c x.c -o %s: %v\n%s", prog, out, err, o)
+		}
+		b, err := os.ReadFile(filepath.Join(src, out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	local := compile("gcc", "local.o", os.Environ())
+	path := "PATH=" + dir + string(os.PathListSeparator) + os.Getenv("PATH")
+	env := m.compileEnv("beta", "DISTMESH_FALLBACK=0", path)
+	sent := m.counter("beta", "jobs_sent")
+	remote := compile(filepath.Join(dir, "gcc"), "remote.o", env)
+	if got := m.counter("beta", "jobs_sent") - sent; got != 1 {
+		t.Errorf("gcc through the masquerade directory sent %d jobs; want 1", got)
+	}
+	if !bytes.Equal(local, remote) {
+		t.Errorf("the object built through the masquerade link differs from the local one (%d and %d bytes)", len(remote), len(local))
+	}
+
+	doctor := exec.Command(m.bin, "doctor", "--home", m.homes["beta"])
+	doctor.Env = append(os.Environ(), path)
+	out, err := doctor.CombinedOutput()
+	if err != nil {
+		t.Fatalf("distmesh doctor: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), dir) {
+		t.Errorf("the node takes masquerade links for compilers:\n%s", out)
+	}
+}
