@@ -14,6 +14,18 @@ import (
 // directory, synced, then renamed over path. perm is applied exactly (the
 // umask does not reduce it).
 func WriteFile(path string, data []byte, perm fs.FileMode) error {
+	return writeFile(path, data, perm, true)
+}
+
+// WriteFileUnsynced is WriteFile without the syncs: still all or nothing
+// for readers, but not durable across a power loss. It is for a compiler's
+// outputs, which the compiler itself never syncs, and where two syncs per
+// file would cost more than the compile's latency.
+func WriteFileUnsynced(path string, data []byte, perm fs.FileMode) error {
+	return writeFile(path, data, perm, false)
+}
+
+func writeFile(path string, data []byte, perm fs.FileMode, sync bool) error {
 	f, err := TempFile(path)
 	if err != nil {
 		return err
@@ -22,7 +34,7 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 	if _, err := f.Write(data); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
-	return f.CloseAtomicallyReplace(perm)
+	return f.replace(perm, sync)
 }
 
 // PendingFile is a temporary file that becomes its target on
@@ -46,14 +58,6 @@ func TempFile(path string) (*PendingFile, error) {
 // over its target, then syncs the directory.
 func (p *PendingFile) CloseAtomicallyReplace(perm fs.FileMode) error {
 	return p.replace(perm, true)
-}
-
-// CloseReplaceUnsynced is CloseAtomicallyReplace without the syncs: still
-// all or nothing for readers, but not durable across a power loss. It is
-// for a compiler's outputs, which the compiler itself never syncs, and
-// where two syncs per file would cost more than the compile's latency.
-func (p *PendingFile) CloseReplaceUnsynced(perm fs.FileMode) error {
-	return p.replace(perm, false)
 }
 
 func (p *PendingFile) replace(perm fs.FileMode, sync bool) error {

@@ -266,15 +266,7 @@ func writeOutput(p string, data []byte, perm os.FileMode) error {
 	if fi, err := os.Stat(p); err == nil && !fi.Mode().IsRegular() {
 		return writeTo(p, os.O_WRONLY, 0, data)
 	}
-	f, err := renameio.TempFile(p)
-	if err != nil {
-		return err
-	}
-	defer f.Cleanup()
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", p, err)
-	}
-	return f.CloseReplaceUnsynced(perm)
+	return renameio.WriteFileUnsynced(p, data, perm)
 }
 
 // appendOutput appends data to path, as GCC appends to the file named by
