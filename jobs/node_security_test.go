@@ -562,7 +562,9 @@ func TestSecurityStandIn(t *testing.T) {
 	standin := &Compiler{Path: bin, Driver: bin, Name: "gcc", Family: cc.FamilyGCC, Banner: "stand-in", Target: "x86_64-linux-gnu",
 		ID: "distmesh-security-stand-in", Install: install, Exec: []string{bin, interp}}
 	binSum := sha256.Sum256(mustRead(t, bin))
-	limits := landlock.Limits{Wall: 3 * time.Second, AddressSpace: 512 << 20, FileSize: 8 << 20, TmpSize: 4 << 20, Processes: 32}
+	// The address space is small so that touching it all stays well inside
+	// the wall limit on a loaded machine (about 1.5 s for 512 MiB here).
+	limits := landlock.Limits{Wall: 3 * time.Second, AddressSpace: 128 << 20, FileSize: 8 << 20, TmpSize: 4 << 20, Processes: 32}
 	n := startNode(t, []*Compiler{standin}, func(c *NodeConfig) { c.Slots, c.Queue = 2, 2; c.Limits = limits })
 
 	// Every process of a job has the marker in its command line and its
