@@ -501,17 +501,17 @@ func (n *Node) overInstall(c *Compiler, e Entry) bool {
 		return true
 	}
 	for _, p := range fp.roots {
-		if e.Path == p || strings.HasPrefix(e.Path, p+"/") {
+		if within(e.Path, p) {
 			return true
 		}
 		// A symlink or file where the installation needs a directory.
-		if e.Kind != KindDir && strings.HasPrefix(p, e.Path+"/") {
+		if e.Kind != KindDir && below(p, e.Path) {
 			return true
 		}
 	}
 	if e.Kind != KindDir {
 		for l := range fp.links {
-			if strings.HasPrefix(l, e.Path+"/") {
+			if below(l, e.Path) {
 				return true
 			}
 		}
@@ -524,7 +524,7 @@ func (n *Node) overInstall(c *Compiler, e Entry) bool {
 func (n *Node) underInstall(c *Compiler, dir string) bool {
 	fp := n.footprint(c)
 	near := func(p string) bool {
-		return dir == p || strings.HasPrefix(dir, p+"/") || strings.HasPrefix(p, dir+"/")
+		return within(dir, p) || below(p, dir)
 	}
 	for _, p := range fp.roots {
 		if near(p) {
@@ -560,11 +560,22 @@ func (n *Node) installHash(p string) Hash {
 // and /dev.
 func isSystemPath(p string) bool {
 	for _, sys := range []string{"/proc", "/dev"} {
-		if p == sys || strings.HasPrefix(p, sys+"/") {
+		if within(p, sys) {
 			return true
 		}
 	}
 	return false
+}
+
+// within reports whether p is dir or below it; below, whether p is
+// strictly below dir. Both take clean absolute paths and never allocate:
+// the node asks them for every manifest entry against every installation
+// path. They mean p == dir || strings.HasPrefix(p, dir+"/"), which puts
+// nothing below "/".
+func within(p, dir string) bool { return p == dir || below(p, dir) }
+
+func below(p, dir string) bool {
+	return len(p) > len(dir) && p[len(dir)] == '/' && p[:len(dir)] == dir
 }
 
 func isCleanAbs(p string) bool {

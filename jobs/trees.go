@@ -93,7 +93,7 @@ func (p *treePool) put(t *tree, ok bool) {
 func (t *tree) sync(want map[string]Entry, writable []string, link, copy func(e Entry, path string) error) error {
 	inWritable := func(p string) bool {
 		for _, d := range writable {
-			if p == d || strings.HasPrefix(p, d+"/") {
+			if within(p, d) {
 				return true
 			}
 		}
@@ -155,7 +155,7 @@ func (t *tree) clean(writable []string) error {
 			return err
 		}
 		for p := range t.entries {
-			if p == d || strings.HasPrefix(p, d+"/") {
+			if within(p, d) {
 				delete(t.entries, p)
 			}
 		}
