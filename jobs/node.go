@@ -41,9 +41,10 @@ type NodeConfig struct {
 	Store     *Store
 	Compilers []*Compiler
 	Slots     int
-	Queue     int             // jobs that may wait for a slot (their trees built, so a slot never idles between jobs); more are refused as busy
-	Limits    landlock.Limits // per job
-	UID, GID  int             // the unprivileged ids compilers run as (0: the daemon's)
+	Queue     int               // jobs that may wait for a slot (their trees built, so a slot never idles between jobs); more are refused as busy
+	Limits    landlock.Limits   // per job
+	UID, GID  int               // the unprivileged ids compilers run as (0: the daemon's)
+	Spawner   *landlock.Spawner // starts the jobs' launchers while it serves; nil: the node does
 	Logger    *slog.Logger
 }
 
@@ -632,7 +633,7 @@ func (n *Node) run(ctx context.Context, job *nodeJob, log *slog.Logger) (Result,
 	var stdout, stderr cappedBuffer
 	stdout.max, stderr.max = maxStdio, maxStdio
 	start := time.Now()
-	r, err := landlock.Run(ctx, spec, &stdout, &stderr)
+	r, err := n.cfg.Spawner.Run(ctx, spec, &stdout, &stderr)
 	if err != nil {
 		return Result{}, nil, fmt.Errorf("sandbox: %w", err)
 	}

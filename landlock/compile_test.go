@@ -114,7 +114,7 @@ func testCompile(t *testing.T, tc toolchain) {
 		Dir: src, Argv: args, Env: env, UID: uid, GID: gid,
 	}
 	var stderr bytes.Buffer
-	res, err := landlock.Run(t.Context(), spec, &stderr, &stderr)
+	res, err := spawner.Run(t.Context(), spec, &stderr, &stderr)
 	if err != nil || res.ExitCode != 0 {
 		t.Fatalf("sandboxed compile: %+v %v\n%s", res, err, stderr.String())
 	}

@@ -1,8 +1,11 @@
 // Package landlock confines one compile. The daemon is never confined: to
-// run a job, [Run] re-executes the daemon's own binary as a launcher (see
-// [IsLauncher] and [Main]) in new user, mount, PID, network, IPC and UTS
-// namespaces; the launcher confines itself in layers and then executes the
-// compiler, which becomes PID 1 of the job's PID namespace. [Probe] says
+// run a job, [Run] starts a launcher (see [IsLauncher] and [Main]) in new
+// user, mount, PID, network, IPC and UTS namespaces; the launcher confines
+// itself in layers and then executes the compiler, which becomes PID 1 of
+// the job's PID namespace. The launcher is the daemon's own binary
+// re-executed, or a smaller one of the same build ([UseLauncher]); a
+// [Spawner] starts it from a small helper process, which spares the
+// daemon a fork of itself per job. [Probe] says
 // which layers this machine enforces; where a layer that Run needs is
 // missing (user namespaces, Landlock, seccomp), Run fails with
 // [ErrUnavailable] and says how to enable it. There is no silent
@@ -60,8 +63,10 @@
 //   - Lifetime. When the compiler exits, is killed on the Wall limit or
 //     when Run's context is cancelled, the kernel kills every process left
 //     in the job's PID namespace, including double-forked and setsid'd
-//     ones; Run returns after that. If the daemon dies, the parent-death
-//     signal (SIGKILL) does the same.
+//     ones; Run returns after that. If the process that started the
+//     launcher (the daemon, or its spawner) dies, the parent-death signal
+//     (SIGKILL, set again after the launcher's last credential change) does
+//     the same; if the spawner dies, Run also kills the job itself.
 //
 // Not covered: bugs in the kernel itself (seccomp narrows what is
 // reachable), side channels such as timing, and the volume of a job's

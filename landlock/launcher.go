@@ -57,6 +57,17 @@ func Main() {
 	// Every per-thread step of the confinement and the execve happen on
 	// this one thread (see threadSyscall).
 	runtime.LockOSThread()
+	if len(os.Args) == 3 && os.Args[2] == "stamp" { // see UseLauncher
+		fmt.Println(buildStamp())
+		os.Exit(0)
+	}
+	if len(os.Args) == 3 && os.Args[2] == "spawner" { // see Spawner
+		if err := spawnerMain(); err != nil {
+			fmt.Fprintln(os.Stderr, "distmesh spawner:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if len(os.Args) == 3 && os.Args[2] == "probe" {
 		if err := probeChild(); err != nil {
 			fmt.Println(err)
@@ -101,6 +112,14 @@ func launch() error {
 	}
 	if err := dropPrivileges(); err != nil {
 		return err
+	}
+	// The credential changes above cleared the parent-death signal that
+	// Run's clone set: set it again, so that the job dies with the process
+	// that started it (the daemon, or its spawner), and let seccomp keep the
+	// job from clearing it. A parent that died before this line leaves the
+	// job to its limits; Run kills it when it sees the spawner gone.
+	if err := threadPrctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL)); err != nil {
+		return fmt.Errorf("set the parent-death signal: %w", err)
 	}
 	if err := threadPrctl(unix.PR_SET_NO_NEW_PRIVS, 1); err != nil {
 		return fmt.Errorf("set no_new_privs: %w", err)

@@ -29,12 +29,35 @@ func TestMain(m *testing.M) {
 	// The stand-in lives here; the sandbox sees it at the same path.
 	os.Chmod(dir, 0o755)
 	binDir = dir
+	// Jobs start their launchers through a spawner, as the node's do,
+	// unless TestDirectLaunch reruns the tests without one.
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	if os.Getenv(directEnv) == "" {
+		spawner = new(landlock.Spawner)
+		go func() { served <- spawner.Serve(ctx) }()
+		for deadline := time.Now().Add(time.Minute); !spawner.Serving() && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
+		}
+	} else {
+		served <- nil
+	}
 	code := m.Run()
+	cancel()
+	if err := <-served; err != nil {
+		fmt.Fprintln(os.Stderr, "spawner:", err)
+		code = 1
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
 
 var binDir string
+
+// spawner starts the tests' launchers; nil: Run starts them itself.
+var spawner *landlock.Spawner
+
+const directEnv = "LANDLOCK_TEST_DIRECT"
 
 // testUID is the unprivileged uid jobs run as when the tests run as root.
 const testUID = 2147000000
@@ -157,7 +180,7 @@ func run(t testing.TB, spec landlock.Spec) (landlock.Result, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var stdout, stderr bytes.Buffer
-	res, err := landlock.Run(ctx, spec, &stdout, &stderr)
+	res, err := spawner.Run(ctx, spec, &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("Run: %v\nstderr: %s", err, stderr.String())
 	}

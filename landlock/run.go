@@ -23,6 +23,10 @@ const cloneFlags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | u
 
 var errWall = errors.New("wall-clock limit")
 
+// launcherName is the launcher's and the spawner's argv[0], for ps: the
+// path they run from may be /proc/self/fd/N.
+const launcherName = "distmesh"
+
 // Run runs one job in its sandbox and returns how it ended; the compiler's
 // output goes to stdout and stderr as it comes (the caller caps it). Run
 // returns when every process of the job is gone: on exit, on the Wall
@@ -35,6 +39,10 @@ var errWall = errors.New("wall-clock limit")
 // ([ErrUnavailable], with what to enable), or a failed sandbox setup
 // step. Run never runs a job with less confinement than it documents.
 func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) (Result, error) {
+	return run(ctx, nil, spec, stdout, stderr)
+}
+
+func run(ctx context.Context, sp *Spawner, spec Spec, stdout, stderr io.Writer) (Result, error) {
 	s, err := spec.normalize()
 	if err != nil {
 		return Result{}, err
@@ -64,9 +72,6 @@ func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) (Result, erro
 	var res Result
 	wctx, cancel := context.WithTimeoutCause(ctx, s.Limits.Wall, errWall)
 	defer cancel()
-	cmd := launcherCmd(wctx, s.UID, s.GID)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.ExtraFiles = []*os.File{specR, statusW}
 	var cg *pidsCgroup
 	if os.Geteuid() == 0 {
 		if cg, err = newPidsCgroup(s.Limits.Processes); err != nil {
@@ -78,7 +83,7 @@ func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) (Result, erro
 	defer cg.remove()
 
 	start := time.Now()
-	err = cmd.Start()
+	l, err := startLauncher(wctx, sp, s.UID, s.GID, specR, statusW, stdout, stderr)
 	specR.Close()
 	statusW.Close()
 	if err != nil {
@@ -86,7 +91,7 @@ func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) (Result, erro
 	}
 	if cg != nil {
 		// Before the launcher reads its spec, so before it does anything.
-		if err := cg.add(cmd.Process.Pid); err != nil {
+		if err := cg.add(l.pid); err != nil {
 			res.Cgroup = "none: " + err.Error()
 			cg.remove()
 			cg = nil
@@ -97,20 +102,17 @@ func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) (Result, erro
 	json.NewEncoder(specW).Encode(launchMsg{Spec: s, Binds: binds, SetGroups: os.Geteuid() == 0}) // a launcher that died reports through status
 	specW.Close()
 	msg, _ := io.ReadAll(io.LimitReader(statusR, 4096)) // EOF: the launcher executed the compiler, or died
-	waitErr := cmd.Wait()
+	end, waitErr := l.wait()
 	res.Elapsed = time.Since(start)
-	ps := cmd.ProcessState
-	if ps == nil {
+	if end == nil {
 		return res, fmt.Errorf("wait for job: %w", waitErr)
 	}
-	ws := ps.Sys().(syscall.WaitStatus)
+	ws, ru := end.status, end.rusage
 	res.ExitCode = ws.ExitStatus()
 	if ws.Signaled() {
 		res.Signal = unix.SignalName(ws.Signal())
 	}
-	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-		res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	}
+	res.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	killed := res.Signal == "SIGKILL"
 	switch {
 	case ctx.Err() != nil && killed:
@@ -131,17 +133,67 @@ func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) (Result, erro
 			res.LimitHit = "cpu"
 		}
 	}
-	var ee *exec.ExitError
-	if waitErr != nil && !errors.As(waitErr, &ee) && wctx.Err() == nil {
+	if waitErr != nil && wctx.Err() == nil {
 		return res, fmt.Errorf("wait for job: %w", waitErr) // e.g. copying its output failed
 	}
 	return res, nil
 }
 
+// launched is a started launcher: its pid, and how to wait for it. Wait
+// returns how it ended, or nil and why that is unknown; an error with an
+// end means its output could not be copied.
+type launched struct {
+	pid  int
+	wait func() (*ended, error)
+}
+
+// ended is how a launcher ended: its wait status, and the CPU time of it
+// and of what it waited for.
+type ended struct {
+	status syscall.WaitStatus
+	rusage syscall.Rusage
+}
+
+// startLauncher starts the launcher, through sp's helper when it runs,
+// killed when ctx is done.
+func startLauncher(ctx context.Context, sp *Spawner, uid, gid int, specR, statusW *os.File, stdout, stderr io.Writer) (launched, error) {
+	if ctl := sp.control(); ctl != nil {
+		p, err := spawn(ctx, ctl, uid, gid, specR, statusW, stdout, stderr)
+		if err != nil {
+			return launched{}, err
+		}
+		return launched{pid: p.pid, wait: p.wait}, nil
+	}
+	cmd := launcherCmd(ctx, uid, gid)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	cmd.ExtraFiles = []*os.File{specR, statusW}
+	if err := cmd.Start(); err != nil {
+		return launched{}, err
+	}
+	return launched{pid: cmd.Process.Pid, wait: func() (*ended, error) {
+		err := cmd.Wait()
+		ps := cmd.ProcessState
+		if ps == nil {
+			return nil, err
+		}
+		end := &ended{status: ps.Sys().(syscall.WaitStatus)}
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			end.rusage = *ru
+		}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			err = nil
+		}
+		return end, err
+	}}, nil
+}
+
 // launcherCmd returns the command that starts the launcher (this very
-// binary) in new namespaces, as uid/gid mapped to 0 inside.
+// binary, or the one UseLauncher chose) in new namespaces, as uid/gid
+// mapped to 0 inside.
 func launcherCmd(ctx context.Context, uid, gid int, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, "/proc/self/exe", append([]string{launcherArg}, args...)...)
+	cmd := exec.CommandContext(ctx, launcherPath(), append([]string{launcherArg}, args...)...)
+	cmd.Args[0] = launcherName
 	cmd.Env = []string{"GOMAXPROCS=1"} // the launcher's own; the compiler gets Spec.Env
 	cmd.WaitDelay = 5 * time.Second
 	root := os.Geteuid() == 0

@@ -178,7 +178,7 @@ type runResult struct {
 func startJob(ctx context.Context, spec landlock.Spec, stdout *lineWriter) <-chan runResult {
 	done := make(chan runResult, 1)
 	go func() {
-		res, err := landlock.Run(ctx, spec, stdout, os.Stderr)
+		res, err := spawner.Run(ctx, spec, stdout, os.Stderr)
 		done <- runResult{res, err}
 	}()
 	return done
@@ -347,7 +347,7 @@ func TestRootNeverRunsCompilers(t *testing.T) {
 	for _, ids := range [][2]int{{0, 0}, {testUID, 0}, {0, testUID}} {
 		spec := standInSpec(t, "true")
 		spec.UID, spec.GID = ids[0], ids[1]
-		if _, err := landlock.Run(t.Context(), spec, nil, nil); err == nil || !strings.Contains(err.Error(), "compilers never do") {
+		if _, err := spawner.Run(t.Context(), spec, nil, nil); err == nil || !strings.Contains(err.Error(), "compilers never do") {
 			t.Errorf("uid %d gid %d: Run: %v, want a refusal", ids[0], ids[1], err)
 		}
 	}
@@ -375,7 +375,7 @@ func TestInstallConflict(t *testing.T) {
 				Exec:    []string{"/usr/bin/gcc"},
 				Dir:     "/", Argv: []string{"/usr/bin/gcc"}, UID: uid, GID: gid,
 			}
-			if _, err := landlock.Run(context.Background(), spec, nil, nil); !errors.Is(err, landlock.ErrConflict) {
+			if _, err := spawner.Run(context.Background(), spec, nil, nil); !errors.Is(err, landlock.ErrConflict) {
 				t.Errorf("Run: %v, want ErrConflict", err)
 			}
 		})
@@ -405,7 +405,7 @@ func BenchmarkRunTrue(b *testing.B) {
 		spec := standInSpec(b, "true") // a root serves one Run
 		b.StartTimer()
 		start := time.Now()
-		if res, err := landlock.Run(context.Background(), spec, nil, nil); err != nil || res.ExitCode != 0 {
+		if res, err := spawner.Run(context.Background(), spec, nil, nil); err != nil || res.ExitCode != 0 {
 			b.Fatal(res, err)
 		}
 		times = append(times, time.Since(start))

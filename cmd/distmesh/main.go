@@ -5,7 +5,8 @@
 // it links only the wrapper (package cc): a Go program's start-up grows
 // with what it links, and the whole node (SSH, discovery, sandbox) would
 // triple the wrapper's. Every other command is handed to distmesh-node,
-// installed beside it.
+// installed beside it. The node starts each job's sandbox launcher from
+// this binary too, for the same reason (see landlock.UseLauncher).
 package main
 
 import (
@@ -18,13 +19,19 @@ import (
 	"syscall"
 
 	"github.com/distmesh/distmesh/jobs/cc"
+	"github.com/distmesh/distmesh/landlock"
 )
 
 // commands are distmesh-node's commands (TestCommandsMatch keeps the list
 // true).
 var commands = []string{"init", "join", "keys", "status", "peers", "top", "masquerade", "doctor", "help"}
 
-func main() { os.Exit(dispatch(os.Args)) }
+func main() {
+	if landlock.IsLauncher() { // started by the node, in a job's new namespaces
+		landlock.Main()
+	}
+	os.Exit(dispatch(os.Args))
+}
 
 // dispatch wraps a compiler when invoked under a compiler's name (a masquerade
 // link), or with a first argument that is not a distmesh command (distmesh

@@ -335,3 +335,45 @@ func TestMasquerade(t *testing.T) {
 		t.Errorf("the node takes masquerade links for compilers:\n%s", out)
 	}
 }
+
+// TestLauncherChoice: the node starts jobs' launchers from the wrapper
+// installed beside it, and from itself when that one is of another build.
+func TestLauncherChoice(t *testing.T) {
+	needSandbox(t)
+	m := newTestMesh(t, "alpha")
+	doctor := func(node string) string {
+		t.Helper()
+		out, err := exec.Command(node, "doctor", "--home", m.homes["alpha"]).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s doctor: %v\n%s", node, err, out)
+		}
+		return string(out)
+	}
+	node := filepath.Join(filepath.Dir(m.bin), "distmesh-node")
+	first := doctor(node)
+	if !strings.Contains(first, "launcher:    "+m.bin+"\n") {
+		t.Errorf("doctor does not name %s as the launcher:\n%s", m.bin, first)
+	}
+	level := strings.SplitN(first, "\n", 2)[0] // confinement: full
+	// A node beside a distmesh of another build (here: one that answers
+	// for another build) uses itself, and still confines.
+	dir := t.TempDir()
+	data, err := os.ReadFile(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "distmesh-node"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(dir, "other.c")
+	if err := os.WriteFile(src, []byte("#include <stdio.h>\nint main(void) { puts(\"go1.0 another build\"); return 0; }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("gcc", "-o", filepath.Join(dir, "distmesh"), src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, out)
+	}
+	out := doctor(filepath.Join(dir, "distmesh-node"))
+	if !strings.Contains(out, "launcher:    this binary (launcher "+filepath.Join(dir, "distmesh")+" is from another build") || !strings.HasPrefix(out, level+"\n") {
+		t.Errorf("doctor beside a wrapper of another build:\n%s", out)
+	}
+}

@@ -99,8 +99,10 @@ func runDoctor(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	launcher := chooseLauncher(ctx)
 	report := landlock.Probe(ctx, uid, gid)
 	fmt.Fprint(e.stdout, report.String())
+	fmt.Fprintf(e.stdout, "  launcher:    %s\n", launcher)
 	fmt.Fprintf(e.stdout, "  compilers run as: %s\n", who)
 	fmt.Fprintln(e.stdout, "compilers:")
 	for _, p := range jobs.FindCompilers(cfg.Compilers) {

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/distmesh/distmesh/jobs"
+	"github.com/distmesh/distmesh/jobs/cc"
 	"github.com/distmesh/distmesh/keys"
 	"github.com/distmesh/distmesh/landlock"
 	"github.com/distmesh/distmesh/transport"
@@ -201,8 +202,9 @@ func runNode(ctx context.Context, e *env, cfg Config) error {
 		tokens = store.CheckToken
 	}
 	var node *jobs.Node
+	spawner := new(landlock.Spawner)
 	if !cfg.ClientOnly {
-		if node, err = newNode(ctx, e.home, id.Name, cfg, log); err != nil {
+		if node, err = newNode(ctx, e.home, id.Name, cfg, spawner, log); err != nil {
 			return err
 		}
 		if node != nil {
@@ -240,6 +242,14 @@ func runNode(ctx context.Context, e *env, cfg Config) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return srv.Serve(ctx, ln) })
 	g.Go(func() error { return agent.Run(ctx) })
+	if node != nil {
+		g.Go(func() error {
+			if err := spawner.Serve(ctx); err != nil {
+				log.Warn("sandbox spawner stopped: the node starts jobs' launchers itself, at a higher CPU cost per job", "error", err)
+			}
+			return nil
+		})
+	}
 	if cfg.Discovery {
 		g.Go(func() error {
 			return runDiscovery(ctx, discoveryParams{Config: cfg, Identity: id, Authority: auth, Bound: ln.Addr(), Addrs: addrs, Agent: agent, Node: node, Log: log})
@@ -286,14 +296,29 @@ func notifyNode(ctx context.Context, home string) {
 	}
 }
 
+// chooseLauncher makes jobs start their sandbox launcher from the
+// distmesh wrapper installed beside this binary, which starts in a third
+// of the time this whole program takes, and says which launcher jobs use.
+func chooseLauncher(ctx context.Context) string {
+	front, err := cc.Beside(cc.FrontName)
+	if err == nil {
+		err = landlock.UseLauncher(ctx, front)
+	}
+	if err != nil {
+		return "this binary (" + err.Error() + ")"
+	}
+	return front
+}
+
 // newNode prepares this machine's compile service: the sandbox check, the
 // compilers it serves and the content store. It returns nil (and says why
 // in the log) when the machine cannot confine compiles as configured.
-func newNode(ctx context.Context, home, name string, cfg Config, log *slog.Logger) (*jobs.Node, error) {
+func newNode(ctx context.Context, home, name string, cfg Config, spawner *landlock.Spawner, log *slog.Logger) (*jobs.Node, error) {
 	uid, gid, who, err := runAs(cfg.User)
 	if err != nil {
 		return nil, err
 	}
+	launcher := chooseLauncher(ctx)
 	report := landlock.Probe(ctx, uid, gid)
 	if !report.Meets(cfg.MinConfinement) {
 		log.Error("not serving compiles: this machine cannot confine them as required (run `distmesh doctor`)",
@@ -303,7 +328,7 @@ func newNode(ctx context.Context, home, name string, cfg Config, log *slog.Logge
 	if report.Level < landlock.LevelFull {
 		log.Warn("serving compiles with reduced confinement, as min_confinement allows", "confinement", report.Level)
 	}
-	log.Info("sandbox", "confinement", report.Level, "landlock_abi", report.LandlockABI, "compilers_run_as", who)
+	log.Info("sandbox", "confinement", report.Level, "landlock_abi", report.LandlockABI, "compilers_run_as", who, "launcher", launcher)
 	comps := probeCompilers(ctx, cfg.Compilers, log)
 	store, err := jobs.OpenStore(filepath.Join(home, "store"), int64(cfg.StoreSize), log)
 	if err != nil {
@@ -319,6 +344,7 @@ func newNode(ctx context.Context, home, name string, cfg Config, log *slog.Logge
 		Limits:    landlock.DefaultLimits(),
 		UID:       uid,
 		GID:       gid,
+		Spawner:   spawner,
 		Logger:    log,
 	})
 }

@@ -1,0 +1,163 @@
+package landlock_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/distmesh/distmesh/landlock"
+)
+
+// TestDirectLaunch reruns the tests that start jobs with Run starting the
+// launchers itself, the node's way when its spawner is gone.
+func TestDirectLaunch(t *testing.T) {
+	needSandbox(t)
+	if os.Getenv(directEnv) != "" {
+		t.Skip("already the direct run")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
+	defer cancel()
+	tests := []string{"TestCompileGCC", "TestEscapes", "TestForkBomb", "TestOrphanDoesNotOutliveJob", "TestWallLimit", "TestCancel", "TestCPULimit", "TestPidsCgroup"}
+	cmd := exec.CommandContext(ctx, "/proc/self/exe", "-test.v", "-test.run=^("+strings.Join(tests, "|")+")$")
+	cmd.Env = append(os.Environ(), directEnv+"=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the tests without a spawner: %v\n%s", err, out)
+	}
+	for _, name := range tests {
+		if !strings.Contains(string(out), "--- PASS: "+name+" ") && !strings.Contains(string(out), "--- SKIP: "+name+" ") {
+			t.Errorf("%s did not run without a spawner:\n%s", name, out)
+		}
+	}
+}
+
+// jobPIDs are the pids of the processes that carry marker.
+func jobPIDs(t *testing.T) []int {
+	t.Helper()
+	var pids []int
+	for _, p := range jobProcesses(t) {
+		pid, err := strconv.Atoi(strings.TrimPrefix(p[:strings.IndexByte(p, ':')], "/proc/"))
+		if err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func parentOf(t *testing.T, pid int) int {
+	t.Helper()
+	status, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "status"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "PPid:"); ok {
+			ppid, _ := strconv.Atoi(strings.TrimSpace(v))
+			return ppid
+		}
+	}
+	t.Fatalf("no PPid in /proc/%d/status", pid)
+	return 0
+}
+
+// TestSpawner: a serving spawner, not the caller, is the parent of its
+// jobs; when it dies, its running jobs end (and Run says why), Serve
+// reports it, and later jobs start directly; cancelling Serve kills the
+// jobs still running.
+func TestSpawner(t *testing.T) {
+	needSandbox(t)
+	serve := func(t *testing.T, sp *landlock.Spawner) (cancel func(), served <-chan error) {
+		ctx, cancel := context.WithCancel(t.Context())
+		ch := make(chan error, 1)
+		go func() { ch <- sp.Serve(ctx) }()
+		for deadline := time.Now().Add(time.Minute); !sp.Serving(); {
+			if time.Now().After(deadline) {
+				t.Fatal("spawner not serving after a minute")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return cancel, ch
+	}
+	start := func(t *testing.T, sp *landlock.Spawner) (spawnerPID int, done <-chan runResult) {
+		w := newLineWriter()
+		ch := make(chan runResult, 1)
+		go func() {
+			res, err := sp.Run(t.Context(), standInSpec(t, "forever"), w, os.Stderr)
+			ch <- runResult{res, err}
+		}()
+		waitReady(t, w, ch)
+		pids := jobPIDs(t)
+		if len(pids) != 1 {
+			t.Fatalf("job processes %v, want the stand-in alone", pids)
+		}
+		return parentOf(t, pids[0]), ch
+	}
+
+	t.Run("dies", func(t *testing.T) {
+		sp := new(landlock.Spawner)
+		cancel, served := serve(t, sp)
+		defer cancel()
+		parent, done := start(t, sp)
+		if parent == os.Getpid() || parent == 0 {
+			t.Fatalf("the job's launcher is a child of %d, not of the spawner", parent)
+		}
+		syscall.Kill(parent, syscall.SIGKILL)
+		if r := waitDone(t, done); r.err == nil {
+			t.Errorf("Run after its spawner died: %+v, no error", r.res)
+		}
+		select {
+		case err := <-served:
+			if err == nil {
+				t.Error("Serve returned nil after its helper died")
+			}
+		case <-time.After(time.Minute):
+			t.Fatal("Serve has not returned a minute after its helper died")
+		}
+		noJobProcesses(t)
+		if sp.Serving() {
+			t.Fatal("Serving after the helper died")
+		}
+		// Later jobs start directly.
+		res, out := runWith(t, sp, standInSpec(t, "status"))
+		if res.ExitCode != 0 || out == "" {
+			t.Errorf("job after the spawner died: %+v %q", res, out)
+		}
+	})
+
+	t.Run("cancel", func(t *testing.T) {
+		sp := new(landlock.Spawner)
+		cancel, served := serve(t, sp)
+		parent, done := start(t, sp)
+		if parent == os.Getpid() {
+			t.Fatal("the job's launcher is the test's child, not the spawner's")
+		}
+		cancel()
+		if r := waitDone(t, done); r.res.Signal != "SIGKILL" {
+			t.Errorf("Run after Serve was cancelled: %+v, %v; want the job killed", r.res, r.err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("Serve after cancel: %v", err)
+		}
+		noJobProcesses(t)
+		if err := syscall.Kill(parent, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("spawner %d still exists after Serve returned (kill 0: %v)", parent, err)
+		}
+	})
+}
+
+func runWith(t *testing.T, sp *landlock.Spawner, spec landlock.Spec) (landlock.Result, string) {
+	t.Helper()
+	var stdout, stderr strings.Builder
+	res, err := sp.Run(t.Context(), spec, &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, stderr.String())
+	}
+	return res, stdout.String()
+}
