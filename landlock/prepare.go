@@ -181,11 +181,12 @@ func prepareRoot(s Spec, ownUID int) (binds []string, err error) {
 		return nil, fmt.Errorf("open root: %w", err)
 	}
 	defer r.Close()
+	pr := &preparer{r: r, dirs: map[string]bool{"/": true}}
 	for _, m := range []struct {
 		name  string
 		holds holding
 	}{{"/proc", nothing}, {"/dev", nothing}, {"/tmp", anything}} {
-		if err := placeDir(r, m.name, m.holds); err != nil {
+		if err := pr.placeDir(m.name, m.holds); err != nil {
 			return nil, err
 		}
 	}
@@ -193,18 +194,18 @@ func prepareRoot(s Spec, ownUID int) (binds []string, err error) {
 		if covered(l.path) {
 			continue
 		}
-		if err := placeLink(r, l); err != nil {
+		if err := pr.placeLink(l); err != nil {
 			return nil, err
 		}
 	}
 	for _, b := range binds {
-		if err := ensureDirs(r, filepath.Dir(b)); err != nil {
+		if err := pr.ensureDirs(filepath.Dir(b)); err != nil {
 			return nil, err
 		}
 		if kinds[b].IsDir() {
-			err = placeDir(r, b, onlyDirs)
+			err = pr.placeDir(b, onlyDirs)
 		} else {
-			err = placeFile(r, b)
+			err = pr.placeFile(b)
 		}
 		if err != nil {
 			return nil, err
@@ -249,15 +250,28 @@ func describe(r *os.Root, p string, fi fs.FileInfo) string {
 	return "a " + fi.Mode().Type().String() + " file"
 }
 
+// A preparer places what the launcher mounts on in one root. Its
+// directories on the way to the install paths are shared by most of them:
+// each is checked once per Run.
+type preparer struct {
+	r    *os.Root
+	dirs map[string]bool // checked or made real directories
+}
+
 // ensureDirs makes sure every component of dir is a real directory in the
 // root, creating missing ones.
-func ensureDirs(r *os.Root, dir string) error {
+func (pr *preparer) ensureDirs(dir string) error {
+	r := pr.r
 	cur := "/"
 	for _, name := range strings.Split(rel(dir), "/") {
 		if name == "." {
 			continue
 		}
 		cur = filepath.Join(cur, name)
+		if pr.dirs[cur] {
+			continue
+		}
+		pr.dirs[cur] = true // by the end of this iteration, or an error
 		fi, err := r.Lstat(rel(cur))
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
@@ -304,11 +318,11 @@ const (
 
 // placeDir makes p a directory in the root, accepting an existing one that
 // holds what h allows.
-func placeDir(r *os.Root, p string, h holding) error {
-	if err := ensureDirs(r, p); err != nil || h == anything {
+func (pr *preparer) placeDir(p string, h holding) error {
+	if err := pr.ensureDirs(p); err != nil || h == anything {
 		return err
 	}
-	return fs.WalkDir(r.FS(), rel(p), func(name string, d fs.DirEntry, err error) error {
+	return fs.WalkDir(pr.r.FS(), rel(p), func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("prepare root: %w", err)
 		}
@@ -328,7 +342,8 @@ func placeDir(r *os.Root, p string, h holding) error {
 // or accepts the one a previous Run on this root created (an empty,
 // read-only regular file: a client file there would have been refused by
 // the caller, and an empty one hides nothing).
-func placeFile(r *os.Root, p string) error {
+func (pr *preparer) placeFile(p string) error {
+	r := pr.r
 	if fi, err := r.Lstat(rel(p)); err == nil {
 		if fi.Mode().IsRegular() && fi.Size() == 0 && fi.Mode().Perm() == 0o444 {
 			return nil
@@ -343,8 +358,9 @@ func placeFile(r *os.Root, p string) error {
 }
 
 // placeLink reproduces one of the node's symlinks in the root.
-func placeLink(r *os.Root, l link) error {
-	if err := ensureDirs(r, filepath.Dir(l.path)); err != nil {
+func (pr *preparer) placeLink(l link) error {
+	r := pr.r
+	if err := pr.ensureDirs(filepath.Dir(l.path)); err != nil {
 		return err
 	}
 	fi, err := r.Lstat(rel(l.path))
