@@ -25,7 +25,8 @@ import (
 // latency a wrapper adds to one tiny compile, and the client's CPU per job
 // (wrapper and agent, user+sys) as a share of a local compile's CPU.
 // On one machine the "remote" compiles share its cores: the ratios measure
-// overhead, not speedup. Run it with `make bench`, which installs distcc.
+// overhead, not speedup. The three builds take turns for BENCH_ROUNDS
+// rounds (3). Run it with `make bench`, which installs distcc.
 func BenchmarkBuild(b *testing.B) {
 	needSandbox(b)
 	b.StopTimer()
@@ -60,10 +61,35 @@ func BenchmarkBuild(b *testing.B) {
 	denv := m.compileEnv("client", "DISTMESH_FALLBACK=0")
 	build(m.bin+" gcc", denv)
 
-	localWall, localCPU := build("gcc", os.Environ())
-	agentBefore := procCPU(b, m.procs["client"].Process.Pid)
-	dmWall, dmWrapCPU := build(m.bin+" gcc", denv)
-	dmCPU := dmWrapCPU + procCPU(b, m.procs["client"].Process.Pid) - agentBefore
+	stopDistccd, haveDistcc := startDistccd(b)
+	if haveDistcc {
+		defer stopDistccd()
+	}
+	dcenv := append(os.Environ(), "DISTCC_HOSTS="+os.Getenv("BENCH_DISTCC_HOSTS"), "DISTCC_FALLBACK=0", "DISTCC_DIR="+b.TempDir())
+
+	// The builds take turns, round after round, and each ratio is taken
+	// within its round: this machine's speed drifts by tens of percent
+	// over minutes, which a single run of each would report as a ratio.
+	rounds := 3
+	if n, err := strconv.Atoi(os.Getenv("BENCH_ROUNDS")); err == nil && n > 0 {
+		rounds = n
+	}
+	type sample struct{ ratio, cpuShare, cpuPerJob float64 }
+	var dm, dc []sample
+	var localWalls []time.Duration
+	agent := m.procs["client"].Process.Pid
+	for range rounds {
+		localWall, localCPU := build("gcc", os.Environ())
+		localWalls = append(localWalls, localWall)
+		agentBefore := procCPU(b, agent)
+		wall, wrapCPU := build(m.bin+" gcc", denv)
+		cpu := wrapCPU + procCPU(b, agent) - agentBefore
+		dm = append(dm, sample{wall.Seconds() / localWall.Seconds(), cpu.Seconds() / localCPU.Seconds(), ms(cpu) / files})
+		if haveDistcc {
+			wall, cpu := build("distcc gcc", dcenv)
+			dc = append(dc, sample{wall.Seconds() / localWall.Seconds(), cpu.Seconds() / localCPU.Seconds(), ms(cpu) / files})
+		}
+	}
 
 	tiny := filepath.Join(proj, "tiny.c")
 	if err := os.WriteFile(tiny, []byte("int tiny(int x) { return x * 3; }\n"), 0o644); err != nil {
@@ -72,32 +98,45 @@ func BenchmarkBuild(b *testing.B) {
 	tinyLocal := medianRun(b, proj, os.Environ(), "gcc", "-c", "tiny.c")
 	tinyDM := medianRun(b, proj, denv, m.bin, "gcc", "-c", "tiny.c")
 
-	rows := [][]string{
-		{"build", "wall", "ratio", "client CPU/job", "share of a local compile"},
-		{"gcc", localWall.Round(time.Millisecond).String(), "1.00", perJob(localCPU, files), "100%"},
-		{"distmesh", dmWall.Round(time.Millisecond).String(), ratio(dmWall, localWall), perJob(dmCPU, files), pct(dmCPU, localCPU)},
+	median := func(ss []sample, f func(sample) float64) float64 {
+		v := make([]float64, len(ss))
+		for i, s := range ss {
+			v[i] = f(s)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
 	}
-	b.ReportMetric(localWall.Seconds(), "local-s")
-	b.ReportMetric(dmWall.Seconds()/localWall.Seconds(), "distmesh/local")
+	row := func(name string, ss []sample) []string {
+		rs := make([]string, len(ss))
+		for i, s := range ss {
+			rs[i] = fmt.Sprintf("%.2f", s.ratio)
+		}
+		return []string{name, fmt.Sprintf("%.2f", median(ss, func(s sample) float64 { return s.ratio })), strings.Join(rs, " "),
+			fmt.Sprintf("%.1f ms", median(ss, func(s sample) float64 { return s.cpuPerJob })),
+			fmt.Sprintf("%.1f%%", 100*median(ss, func(s sample) float64 { return s.cpuShare }))}
+	}
+	slices.Sort(localWalls)
+	rows := [][]string{
+		{"build", "ratio", "rounds", "client CPU/job", "share of a local compile"},
+		{"gcc", "1.00", "local build " + localWalls[len(localWalls)/2].Round(time.Millisecond).String(), "", "100%"},
+		row("distmesh", dm),
+	}
+	b.ReportMetric(localWalls[len(localWalls)/2].Seconds(), "local-s")
+	b.ReportMetric(median(dm, func(s sample) float64 { return s.ratio }), "distmesh/local")
 	b.ReportMetric(ms(tinyDM-tinyLocal), "distmesh-added-ms")
-	b.ReportMetric(100*dmCPU.Seconds()/localCPU.Seconds(), "distmesh-client-cpu-%")
+	b.ReportMetric(100*median(dm, func(s sample) float64 { return s.cpuShare }), "distmesh-client-cpu-%")
 	latency := fmt.Sprintf("tiny compile: gcc %.1f ms; distmesh +%.1f ms", ms(tinyLocal), ms(tinyDM-tinyLocal))
-
-	if stop, ok := startDistccd(b); ok {
-		defer stop()
-		host := os.Getenv("BENCH_DISTCC_HOSTS")
-		env := append(os.Environ(), "DISTCC_HOSTS="+host, "DISTCC_FALLBACK=0", "DISTCC_DIR="+b.TempDir())
-		dcWall, dcCPU := build("distcc gcc", env)
-		tinyDC := medianRun(b, proj, env, "distcc", "gcc", "-c", "tiny.c")
-		rows = append(rows, []string{"distcc", dcWall.Round(time.Millisecond).String(), ratio(dcWall, localWall), perJob(dcCPU, files), pct(dcCPU, localCPU)})
-		b.ReportMetric(dcWall.Seconds()/localWall.Seconds(), "distcc/local")
+	if haveDistcc {
+		tinyDC := medianRun(b, proj, dcenv, "distcc", "gcc", "-c", "tiny.c")
+		rows = append(rows, row("distcc", dc))
+		b.ReportMetric(median(dc, func(s sample) float64 { return s.ratio }), "distcc/local")
 		b.ReportMetric(ms(tinyDC-tinyLocal), "distcc-added-ms")
-		b.ReportMetric(100*dcCPU.Seconds()/localCPU.Seconds(), "distcc-client-cpu-%")
+		b.ReportMetric(100*median(dc, func(s sample) float64 { return s.cpuShare }), "distcc-client-cpu-%")
 		latency += fmt.Sprintf("; distcc +%.1f ms", ms(tinyDC-tinyLocal))
 	}
-	fmt.Printf("\n%d files, make -j%s, %d cores, one run\n", files, jobs, runtime.NumCPU())
+	fmt.Printf("\n%d files, make -j%s, %d cores, %d rounds (medians; each round's ratio against that round's local build)\n", files, jobs, runtime.NumCPU(), rounds)
 	for _, r := range rows {
-		fmt.Printf("  %-9s %10s %6s %15s %26s\n", r[0], r[1], r[2], r[3], r[4])
+		fmt.Printf("  %-9s %6s  %-16s %15s %26s\n", r[0], r[1], r[2], r[3], r[4])
 	}
 	fmt.Println("  " + latency)
 }
@@ -231,12 +270,6 @@ func startDistccd(b testing.TB) (stop func(), ok bool) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-func ratio(a, b time.Duration) string { return fmt.Sprintf("%.2f", a.Seconds()/b.Seconds()) }
-
-func perJob(d time.Duration, n int) string { return fmt.Sprintf("%.1f ms", ms(d)/float64(n)) }
-
-func pct(a, b time.Duration) string { return fmt.Sprintf("%.1f%%", 100*a.Seconds()/b.Seconds()) }
 
 // BenchmarkScheduling builds 500 jobs of known durations (the stand-in
 // compiler sleeps) on a simulated mesh of four nodes with different slot
