@@ -78,7 +78,13 @@ func (sp *Spawner) Serve(ctx context.Context) error {
 	select {
 	case <-ctx.Done():
 		ctl.Close() // the helper reads EOF, kills its launchers and exits
-		if err := <-exited; err != nil {
+		select {
+		case err = <-exited:
+		case <-time.After(5 * time.Second):
+			cmd.Process.Kill() // its launchers' parent-death signal ends them
+			err = <-exited
+		}
+		if err != nil {
 			return fmt.Errorf("spawner: %w", err)
 		}
 		return nil
@@ -162,8 +168,20 @@ func spawn(ctx context.Context, ctl *net.UnixConn, uid, gid int, specR, statusW 
 			f.Close()
 		}
 	}()
+	// As os/exec: no writer is the null device, and one writer given for
+	// both gets one pipe, so that only one goroutine writes to it.
+	writers := []io.Writer{stdout, stderr}
+	for i, w := range writers {
+		if w == nil {
+			writers[i] = io.Discard
+		}
+	}
 	var passed []int
-	for i, w := range []io.Writer{stdout, stderr} {
+	for i, w := range writers {
+		if i == 1 && sameWriter(writers[0], w) {
+			passed = append(passed, passed[0])
+			break
+		}
 		r, wf, err := os.Pipe()
 		if err != nil {
 			p.close()
@@ -266,6 +284,13 @@ func (p *spawned) close() {
 	for _, f := range p.outR {
 		f.Close()
 	}
+}
+
+// sameWriter reports whether a and b are the same writer (false for
+// writers that cannot be compared).
+func sameWriter(a, b io.Writer) (same bool) {
+	defer func() { recover() }()
+	return a == b
 }
 
 // fileConn makes a socket descriptor a *net.UnixConn and closes fd.
