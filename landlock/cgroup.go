@@ -54,27 +54,52 @@ func findPidsController() (dir, version string, err error) {
 	return dir, version, sc.Err()
 }
 
-// newPidsCgroup creates <controller>/distmesh/job-<pid>-<n> with pids.max.
-func newPidsCgroup(max int) (*pidsCgroup, error) {
+// pidsParent is <controller>/distmesh, ready for jobs' cgroups: found and
+// set up by the first job, not by each (finding it parses mountinfo).
+var pidsParent struct {
+	sync.Mutex
+	dir, version string
+}
+
+// jobsCgroupParent returns pidsParent, setting it up if needed.
+func jobsCgroupParent() (parent, version string, err error) {
+	pidsParent.Lock()
+	defer pidsParent.Unlock()
+	if pidsParent.dir != "" {
+		return pidsParent.dir, pidsParent.version, nil
+	}
 	root, version, err := findPidsController()
 	if err != nil {
-		return nil, err
+		return "", "", err
 	}
-	parent := filepath.Join(root, "distmesh")
+	parent = filepath.Join(root, "distmesh")
 	if err := os.Mkdir(parent, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-		return nil, fmt.Errorf("create pids cgroup: %w", err)
+		return "", "", fmt.Errorf("create pids cgroup: %w", err)
 	}
 	sweepOnce.Do(func() { sweepStale(parent) })
 	if version == "v2" {
 		// Each level hands the controller down to the next.
 		for _, d := range []string{root, parent} {
 			if err := os.WriteFile(filepath.Join(d, "cgroup.subtree_control"), []byte("+pids"), 0); err != nil {
-				return nil, fmt.Errorf("enable pids controller in %s: %w", d, err)
+				return "", "", fmt.Errorf("enable pids controller in %s: %w", d, err)
 			}
 		}
 	}
+	pidsParent.dir, pidsParent.version = parent, version
+	return parent, version, nil
+}
+
+// newPidsCgroup creates <controller>/distmesh/job-<pid>-<n> with pids.max.
+func newPidsCgroup(max int) (*pidsCgroup, error) {
+	parent, version, err := jobsCgroupParent()
+	if err != nil {
+		return nil, err
+	}
 	c := &pidsCgroup{dir: filepath.Join(parent, fmt.Sprintf("job-%d-%d", os.Getpid(), jobSeq.Add(1))), version: version, max: max}
 	if err := os.Mkdir(c.dir, 0o755); err != nil {
+		pidsParent.Lock()
+		pidsParent.dir = "" // set it up again next time: someone removed it?
+		pidsParent.Unlock()
 		return nil, fmt.Errorf("create pids cgroup: %w", err)
 	}
 	if err := os.WriteFile(filepath.Join(c.dir, "pids.max"), []byte(strconv.Itoa(max)), 0); err != nil {

@@ -57,18 +57,6 @@ func run(ctx context.Context, sp *Spawner, spec Spec, stdout, stderr io.Writer) 
 	if err != nil {
 		return Result{}, err
 	}
-	specR, specW, err := os.Pipe()
-	if err != nil {
-		return Result{}, err
-	}
-	defer specW.Close()
-	statusR, statusW, err := os.Pipe()
-	if err != nil {
-		specR.Close()
-		return Result{}, err
-	}
-	defer statusR.Close()
-
 	var res Result
 	wctx, cancel := context.WithTimeoutCause(ctx, s.Limits.Wall, errWall)
 	defer cancel()
@@ -83,12 +71,12 @@ func run(ctx context.Context, sp *Spawner, spec Spec, stdout, stderr io.Writer) 
 	defer cg.remove()
 
 	start := time.Now()
-	l, err := startLauncher(wctx, sp, s.UID, s.GID, specR, statusW, stdout, stderr)
-	specR.Close()
-	statusW.Close()
+	l, err := startLauncher(wctx, sp, s.UID, s.GID, stdout, stderr)
 	if err != nil {
 		return Result{}, startError(err)
 	}
+	defer l.spec.Close()
+	defer l.status.Close()
 	if cg != nil {
 		// Before the launcher reads its spec, so before it does anything.
 		if err := cg.add(l.pid); err != nil {
@@ -99,9 +87,9 @@ func run(ctx context.Context, sp *Spawner, spec Spec, stdout, stderr io.Writer) 
 			res.Cgroup = cg.String()
 		}
 	}
-	json.NewEncoder(specW).Encode(launchMsg{Spec: s, Binds: binds, SetGroups: os.Geteuid() == 0}) // a launcher that died reports through status
-	specW.Close()
-	msg, _ := io.ReadAll(io.LimitReader(statusR, 4096)) // EOF: the launcher executed the compiler, or died
+	json.NewEncoder(l.spec).Encode(launchMsg{Spec: s, Binds: binds, SetGroups: os.Geteuid() == 0}) // a launcher that died reports through status
+	l.spec.Close()
+	msg, _ := io.ReadAll(io.LimitReader(l.status, 4096)) // EOF: the launcher executed the compiler, or died
 	end, waitErr := l.wait()
 	res.Elapsed = time.Since(start)
 	if end == nil {
@@ -139,12 +127,14 @@ func run(ctx context.Context, sp *Spawner, spec Spec, stdout, stderr io.Writer) 
 	return res, nil
 }
 
-// launched is a started launcher: its pid, and how to wait for it. Wait
-// returns how it ended, or nil and why that is unknown; an error with an
-// end means its output could not be copied.
+// launched is a started launcher: its pid, the pipes it reads its spec
+// from and reports its setup on, and how to wait for it. Wait returns how
+// it ended, or nil and why that is unknown; an error with an end means
+// its output could not be copied.
 type launched struct {
-	pid  int
-	wait func() (*ended, error)
+	pid          int
+	spec, status *os.File
+	wait         func() (*ended, error)
 }
 
 // ended is how a launcher ended: its wait status, and the CPU time of it
@@ -154,23 +144,36 @@ type ended struct {
 	rusage syscall.Rusage
 }
 
-// startLauncher starts the launcher, through sp's helper when it runs,
-// killed when ctx is done.
-func startLauncher(ctx context.Context, sp *Spawner, uid, gid int, specR, statusW *os.File, stdout, stderr io.Writer) (launched, error) {
+// startLauncher starts a launcher, or takes one sp's helper started
+// before, killed when ctx is done.
+func startLauncher(ctx context.Context, sp *Spawner, uid, gid int, stdout, stderr io.Writer) (launched, error) {
 	if ctl := sp.control(); ctl != nil {
-		p, err := spawn(ctx, ctl, uid, gid, specR, statusW, stdout, stderr)
+		p, err := spawn(ctx, ctl, uid, gid, stdout, stderr)
 		if err != nil {
 			return launched{}, err
 		}
-		return launched{pid: p.pid, wait: p.wait}, nil
+		return launched{pid: p.pid, spec: p.spec, status: p.status, wait: p.wait}, nil
 	}
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return launched{}, err
+	}
+	defer specR.Close()
+	statusR, statusW, err := os.Pipe()
+	if err != nil {
+		specW.Close()
+		return launched{}, err
+	}
+	defer statusW.Close()
 	cmd := launcherCmd(ctx, uid, gid)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.ExtraFiles = []*os.File{specR, statusW}
 	if err := cmd.Start(); err != nil {
+		specW.Close()
+		statusR.Close()
 		return launched{}, err
 	}
-	return launched{pid: cmd.Process.Pid, wait: func() (*ended, error) {
+	return launched{pid: cmd.Process.Pid, spec: specW, status: statusR, wait: func() (*ended, error) {
 		err := cmd.Wait()
 		ps := cmd.ProcessState
 		if ps == nil {

@@ -111,15 +111,15 @@ func (sp *Spawner) control() *net.UnixConn {
 	return sp.ctl
 }
 
-// spawnRequest asks the helper to start a launcher; it comes with four
-// descriptors: stdout, stderr, the spec pipe's read end and the status
-// pipe's write end.
+// spawnRequest asks the helper for a launcher.
 type spawnRequest struct {
 	UID, GID int
 }
 
-// spawnReply is the helper's answer: first Pid (or Err), then Done with
-// how the launcher ended.
+// spawnReply is the helper's answer: first Pid (or Err), with four
+// descriptors, the launcher's spec pipe's write end, its status pipe's
+// read end and the read ends of its stdout and stderr; then Done with how
+// the launcher ended.
 type spawnReply struct {
 	Pid   int    `json:",omitempty"`
 	Err   string `json:",omitempty"` // the launcher did not start
@@ -133,19 +133,19 @@ type spawnReply struct {
 
 // spawned is a launcher the helper started, as the node sees it.
 type spawned struct {
-	conn     *net.UnixConn
-	pid      int
-	pidfd    int        // of the launcher, to kill it if the spawner dies first; -1: none
-	outR     []*os.File // read ends of stdout and stderr
-	copied   sync.WaitGroup
-	copyErr  [2]error // of stdout and stderr
-	stopKill func() bool
+	conn         *net.UnixConn
+	pid          int
+	pidfd        int // of the launcher, to kill it if the spawner dies first; -1: none
+	spec, status *os.File
+	outR         []*os.File // read ends of stdout and stderr
+	copied       sync.WaitGroup
+	copyErr      [2]error // of stdout and stderr
+	stopKill     func() bool
 }
 
-// spawn asks the helper to start a launcher with ExtraFiles specR and
-// statusW, its output copied to stdout and stderr, and killed when ctx is
-// done.
-func spawn(ctx context.Context, ctl *net.UnixConn, uid, gid int, specR, statusW *os.File, stdout, stderr io.Writer) (*spawned, error) {
+// spawn asks the helper for a launcher, its output copied to stdout and
+// stderr, killed when ctx is done.
+func spawn(ctx context.Context, ctl *net.UnixConn, uid, gid int, stdout, stderr io.Writer) (*spawned, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("spawn: %w", err)
@@ -162,76 +162,79 @@ func spawn(ctx context.Context, ctl *net.UnixConn, uid, gid int, specR, statusW 
 		return nil, fmt.Errorf("spawn: the spawner is gone: %w", err)
 	}
 	p := &spawned{conn: conn, pidfd: -1}
-	var toClose []*os.File
-	defer func() {
-		for _, f := range toClose {
-			f.Close()
-		}
-	}()
-	// As os/exec: no writer is the null device, and one writer given for
-	// both gets one pipe, so that only one goroutine writes to it.
-	writers := []io.Writer{stdout, stderr}
-	for i, w := range writers {
-		if w == nil {
-			writers[i] = io.Discard
-		}
-	}
-	var passed []int
-	for i, w := range writers {
-		if i == 1 && sameWriter(writers[0], w) {
-			passed = append(passed, passed[0])
-			break
-		}
-		r, wf, err := os.Pipe()
-		if err != nil {
-			p.close()
-			return nil, err
-		}
-		p.outR = append(p.outR, r)
-		toClose = append(toClose, wf)
-		passed = append(passed, int(wf.Fd()))
-		p.copied.Add(1)
-		go func() {
-			defer p.copied.Done()
-			if _, err := io.Copy(w, r); err != nil && !errors.Is(err, os.ErrClosed) {
-				p.copyErr[i] = err
-			}
-		}()
-	}
-	passed = append(passed, int(specR.Fd()), int(statusW.Fd()))
 	req, _ := json.Marshal(spawnRequest{UID: uid, GID: gid})
-	if _, _, err := conn.WriteMsgUnix(req, unix.UnixRights(passed...), nil); err != nil {
+	if _, err := conn.Write(req); err != nil {
 		p.close()
 		return nil, fmt.Errorf("spawn: %w", err)
 	}
 	var r spawnReply
-	if err := p.read(&r); err != nil {
+	files, err := p.read(&r, 4)
+	if err != nil {
 		p.close()
 		return nil, err
 	}
-	if r.Err != "" {
+	if r.Err != "" || len(files) != 4 {
+		closeFiles(files)
 		p.close()
 		if r.Errno != 0 {
 			return nil, fmt.Errorf("%s: %w", r.Err, syscall.Errno(r.Errno))
 		}
-		return nil, errors.New(r.Err)
+		if r.Err == "" {
+			r.Err = "no pipes in the reply"
+		}
+		return nil, fmt.Errorf("spawn: %s", r.Err)
 	}
 	p.pid = r.Pid
+	p.spec, p.status, p.outR = files[0], files[1], files[2:]
 	// The launcher waits for its spec, which only Run sends: it is alive
 	// and the pid is still its own.
 	if fd, err := unix.PidfdOpen(p.pid, 0); err == nil {
 		p.pidfd = fd
+	}
+	// As os/exec: no writer is the null device, and one writer given for
+	// both is written by one goroutine at a time.
+	writers := []io.Writer{orDiscard(stdout), orDiscard(stderr)}
+	if sameWriter(writers[0], writers[1]) {
+		lw := &lockedWriter{w: writers[0]}
+		writers[0], writers[1] = lw, lw
+	}
+	for i, r := range p.outR {
+		p.copied.Add(1)
+		go func() {
+			defer p.copied.Done()
+			if _, err := io.Copy(writers[i], r); err != nil && !errors.Is(err, os.ErrClosed) {
+				p.copyErr[i] = err
+			}
+		}()
 	}
 	// Closing our side is the helper's signal to kill the launcher.
 	p.stopKill = context.AfterFunc(ctx, func() { conn.CloseWrite() })
 	return p, nil
 }
 
+func orDiscard(w io.Writer) io.Writer {
+	if w == nil {
+		return io.Discard
+	}
+	return w
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
 // wait returns how the launcher ended, once its output is copied.
 func (p *spawned) wait() (*ended, error) {
 	defer p.close()
 	var r spawnReply
-	err := p.read(&r)
+	_, err := p.read(&r, 0)
 	if err == nil && !r.Done {
 		err = errors.New("spawner: unexpected reply")
 	}
@@ -261,16 +264,29 @@ func (p *spawned) wait() (*ended, error) {
 	return end, errors.Join(p.copyErr[:]...)
 }
 
-func (p *spawned) read(r *spawnReply) error {
+// read reads one reply and the descriptors that come with it, at most max.
+func (p *spawned) read(r *spawnReply, max int) ([]*os.File, error) {
 	buf := make([]byte, 4096)
-	n, err := p.conn.Read(buf)
+	oob := make([]byte, unix.CmsgSpace(4*max))
+	n, oobn, _, _, err := p.conn.ReadMsgUnix(buf, oob)
 	if err == nil && n == 0 {
 		err = io.EOF
 	}
-	if err != nil {
-		return fmt.Errorf("spawner: %w", err)
+	var files []*os.File
+	if fds, ferr := receivedFDs(oob[:oobn]); ferr == nil {
+		for _, fd := range fds {
+			files = append(files, os.NewFile(uintptr(fd), "launcher pipe"))
+		}
 	}
-	return json.Unmarshal(buf[:n], r)
+	if err != nil {
+		closeFiles(files)
+		return nil, fmt.Errorf("spawner: %w", err)
+	}
+	if err := json.Unmarshal(buf[:n], r); err != nil {
+		closeFiles(files)
+		return nil, fmt.Errorf("spawner: %w", err)
+	}
+	return files, nil
 }
 
 func (p *spawned) close() {
@@ -281,7 +297,7 @@ func (p *spawned) close() {
 	if p.pidfd >= 0 {
 		unix.Close(p.pidfd)
 	}
-	for _, f := range p.outR {
+	for _, f := range append([]*os.File{p.spec, p.status}, p.outR...) {
 		f.Close()
 	}
 }
@@ -312,8 +328,8 @@ func spawnerMain() error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	h := &helper{ctx: ctx, idle: map[[2]int][]*launcherProc{}}
+	defer h.wg.Wait()
 	defer cancel()
 	oob := make([]byte, unix.CmsgSpace(4))
 	for {
@@ -333,66 +349,155 @@ func spawnerMain() error {
 		if err != nil {
 			continue
 		}
-		wg.Add(1)
+		h.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer h.wg.Done()
 			defer conn.Close()
-			serveSpawn(ctx, conn)
+			h.serve(conn)
 		}()
 	}
 }
 
-// serveSpawn starts one launcher and reports on conn how it ended; it
-// kills the launcher when the node closes its side or ctx is done.
-func serveSpawn(ctx context.Context, conn *net.UnixConn) {
-	reply := func(r spawnReply) {
+// idleLaunchers is how many launchers the helper keeps started for each
+// uid and gid, waiting for their spec: a job's clone, execve and the
+// launcher's start-up then happen before the job asks, not after.
+const idleLaunchers = 2
+
+// A helper is the spawner process's state.
+type helper struct {
+	ctx context.Context
+	wg  sync.WaitGroup
+
+	mu   sync.Mutex
+	idle map[[2]int][]*launcherProc // started, waiting for a job
+}
+
+// A launcherProc is a launcher the helper started, and the node's ends of
+// its pipes.
+type launcherProc struct {
+	cmd                          *exec.Cmd
+	exited                       chan struct{} // closed when cmd.Wait returned
+	spec, status, stdout, stderr *os.File
+}
+
+// start starts a launcher for uid and gid, waiting for its spec.
+func (h *helper) start(uid, gid int) (*launcherProc, error) {
+	var parent, child []*os.File // the node's ends, the launcher's
+	defer func() { closeFiles(child) }()
+	for range 4 {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeFiles(parent)
+			return nil, err
+		}
+		if len(parent) == 0 { // the spec: the launcher reads
+			parent, child = append(parent, w), append(child, r)
+		} else {
+			parent, child = append(parent, r), append(child, w)
+		}
+	}
+	cmd := launcherCmd(h.ctx, uid, gid)
+	cmd.ExtraFiles = child[:2] // specFD, statusFD
+	cmd.Stdout, cmd.Stderr = child[2], child[3]
+	if err := cmd.Start(); err != nil {
+		closeFiles(parent)
+		return nil, err
+	}
+	l := &launcherProc{cmd: cmd, exited: make(chan struct{}), spec: parent[0], status: parent[1], stdout: parent[2], stderr: parent[3]}
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		cmd.Wait()
+		close(l.exited)
+	}()
+	return l, nil
+}
+
+// take returns an idle launcher for uid and gid, or starts one, and
+// starts the idle ones that are missing.
+func (h *helper) take(uid, gid int) (*launcherProc, error) {
+	key := [2]int{uid, gid}
+	var l *launcherProc
+	h.mu.Lock()
+	for l == nil && len(h.idle[key]) > 0 {
+		l, h.idle[key] = h.idle[key][0], h.idle[key][1:]
+		select {
+		case <-l.exited: // killed while idle
+			l.closePipes()
+			l = nil
+		default:
+		}
+	}
+	missing := idleLaunchers - len(h.idle[key])
+	h.mu.Unlock()
+	for range missing {
+		h.wg.Add(1)
+		go func() {
+			defer h.wg.Done()
+			if n, err := h.start(uid, gid); err == nil {
+				h.mu.Lock()
+				h.idle[key] = append(h.idle[key], n)
+				h.mu.Unlock()
+			}
+		}()
+	}
+	if l != nil {
+		return l, nil
+	}
+	return h.start(uid, gid)
+}
+
+func (l *launcherProc) closePipes() { closeFiles([]*os.File{l.spec, l.status, l.stdout, l.stderr}) }
+
+// serve hands one launcher to the node and reports on conn how it ended;
+// it kills the launcher when the node closes its side.
+func (h *helper) serve(conn *net.UnixConn) {
+	reply := func(r spawnReply, files ...*os.File) {
 		b, _ := json.Marshal(r)
-		conn.Write(b)
+		var oob []byte
+		if len(files) > 0 {
+			fds := make([]int, len(files))
+			for i, f := range files {
+				fds[i] = int(f.Fd())
+			}
+			oob = unix.UnixRights(fds...)
+		}
+		conn.WriteMsgUnix(b, oob, nil)
 	}
 	buf := make([]byte, 4096)
-	oob := make([]byte, unix.CmsgSpace(4*4))
-	n, oobn, _, _, err := conn.ReadMsgUnix(buf, oob)
+	n, err := conn.Read(buf)
 	if err != nil {
 		return
 	}
-	fds, err := receivedFDs(oob[:oobn])
-	if err != nil || len(fds) != 4 {
-		closeAll(fds)
-		reply(spawnReply{Err: "spawn: bad request"})
-		return
-	}
-	files := make([]*os.File, len(fds))
-	for i, fd := range fds {
-		files[i] = os.NewFile(uintptr(fd), "job")
-	}
 	var req spawnRequest
 	if err := json.Unmarshal(buf[:n], &req); err != nil {
-		closeFiles(files)
 		reply(spawnReply{Err: "spawn: bad request"})
 		return
 	}
-	cmd := launcherCmd(ctx, req.UID, req.GID)
-	cmd.Stdout, cmd.Stderr = files[0], files[1]
-	cmd.ExtraFiles = files[2:]
-	err = cmd.Start()
-	closeFiles(files)
+	l, err := h.take(req.UID, req.GID)
 	if err != nil {
 		var errno syscall.Errno
 		errors.As(err, &errno)
 		reply(spawnReply{Err: err.Error(), Errno: int(errno)})
 		return
 	}
-	reply(spawnReply{Pid: cmd.Process.Pid})
+	reply(spawnReply{Pid: l.cmd.Process.Pid}, l.spec, l.status, l.stdout, l.stderr)
+	l.closePipes() // the node holds them now
 	// The node's side closing (its job cancelled, its wall limit hit, or
 	// the node gone) kills the launcher, and with it the job's PID
 	// namespace.
 	go func() {
 		conn.Read(make([]byte, 1))
-		cmd.Process.Kill()
+		l.cmd.Process.Kill()
 	}()
-	cmd.Wait()
-	r := spawnReply{Done: true, Status: uint32(cmd.ProcessState.Sys().(syscall.WaitStatus))}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+	<-l.exited
+	ps := l.cmd.ProcessState
+	if ps == nil {
+		reply(spawnReply{Err: "spawner: the launcher could not be waited for"})
+		return
+	}
+	r := spawnReply{Done: true, Status: uint32(ps.Sys().(syscall.WaitStatus))}
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 		r.Utime, r.Stime = ru.Utime.Nano(), ru.Stime.Nano()
 	}
 	reply(r)

@@ -131,6 +131,26 @@ func TestSpawner(t *testing.T) {
 		}
 	})
 
+	t.Run("idle launchers", func(t *testing.T) {
+		sp := new(landlock.Spawner)
+		cancel, served := serve(t, sp)
+		defer func() { cancel(); <-served }()
+		runWith(t, sp, standInSpec(t, "status")) // the helper starts idle launchers after it
+		time.Sleep(2 * time.Second)
+		asked := uptimeTicks(t)
+		_, done := start(t, sp)
+		pids := jobPIDs(t)
+		if len(pids) != 1 {
+			t.Fatalf("job processes %v", pids)
+		}
+		if started := startTicks(t, pids[0]); started >= asked {
+			t.Errorf("the job's launcher started %d ticks after boot, when the job was asked for (%d): not an idle one", started, asked)
+		}
+		cancel()
+		waitDone(t, done)
+		noJobProcesses(t)
+	})
+
 	t.Run("cancel", func(t *testing.T) {
 		sp := new(landlock.Spawner)
 		cancel, served := serve(t, sp)
@@ -160,4 +180,33 @@ func runWith(t *testing.T, sp *landlock.Spawner, spec landlock.Spec) (landlock.R
 		t.Fatalf("Run: %v\n%s", err, stderr.String())
 	}
 	return res, stdout.String()
+}
+
+// uptimeTicks is the time since boot in clock ticks (USER_HZ, 100).
+func uptimeTicks(t *testing.T) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/uptime")
+	if err != nil {
+		t.Fatal(err)
+	}
+	secs, err := strconv.ParseFloat(strings.Fields(string(b))[0], 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int64(secs * 100)
+}
+
+// startTicks is when a process started, in clock ticks after boot.
+func startTicks(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ticks, err := strconv.ParseInt(f[19], 10, 64) // field 22, starttime
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ticks
 }
