@@ -149,10 +149,13 @@ type ended struct {
 func startLauncher(ctx context.Context, sp *Spawner, uid, gid int, stdout, stderr io.Writer) (launched, error) {
 	if ctl := sp.control(); ctl != nil {
 		p, err := spawn(ctx, ctl, uid, gid, stdout, stderr)
-		if err != nil {
+		if err == nil {
+			return launched{pid: p.pid, spec: p.spec, status: p.status, wait: p.wait}, nil
+		}
+		if !errors.Is(err, errSpawnerGone) {
 			return launched{}, err
 		}
-		return launched{pid: p.pid, spec: p.spec, status: p.status, wait: p.wait}, nil
+		// The helper died an instant ago; Serve is about to notice.
 	}
 	specR, specW, err := os.Pipe()
 	if err != nil {

@@ -24,10 +24,11 @@ import (
 // cost the node more CPU per job than the rest of its work together.
 //
 // A Spawner moves the fork into a small helper process, started once from
-// the launcher binary: the node hands it each job's descriptors over a
-// Unix socket, the spawner starts the launcher and reports its pid and,
-// later, how it ended. The node still does everything else (checks, root,
-// cgroup, output, limits), so a job runs the same either way.
+// the launcher binary. The helper keeps a few launchers started, each
+// waiting for its spec; for each job the node asks it for one over a Unix
+// socket and gets back its pid and its pipes, and later how it ended. The
+// node still does everything else (checks, root, cgroup, spec, output,
+// limits), so a job runs the same either way.
 
 // A Spawner starts launchers from its helper process while [Spawner.Serve]
 // runs, and directly otherwise. The zero value is ready to use; a nil
@@ -111,6 +112,9 @@ func (sp *Spawner) control() *net.UnixConn {
 	return sp.ctl
 }
 
+// errSpawnerGone: the helper could not be asked; nothing was started.
+var errSpawnerGone = errors.New("spawn: the spawner is gone")
+
 // spawnRequest asks the helper for a launcher.
 type spawnRequest struct {
 	UID, GID int
@@ -159,7 +163,7 @@ func spawn(ctx context.Context, ctl *net.UnixConn, uid, gid int, stdout, stderr 
 	unix.Close(fds[1])
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("spawn: the spawner is gone: %w", err)
+		return nil, fmt.Errorf("%w: %v", errSpawnerGone, err)
 	}
 	p := &spawned{conn: conn, pidfd: -1}
 	req, _ := json.Marshal(spawnRequest{UID: uid, GID: gid})
