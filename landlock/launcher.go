@@ -88,6 +88,9 @@ func launch() error {
 	if os.Getpid() != 1 {
 		return errors.New("launcher: not the first process of a new PID namespace; only landlock.Run starts it")
 	}
+	// A spawner starts launchers before their jobs: warm the decoder's
+	// caches while waiting.
+	json.Unmarshal([]byte(`{"Spec":{"Limits":{}},"Binds":[""]}`), new(launchMsg))
 	var m launchMsg
 	if err := json.NewDecoder(os.NewFile(specFD, "spec")).Decode(&m); err != nil {
 		return fmt.Errorf("read spec: %w", err)
