@@ -75,12 +75,16 @@ type Agent struct {
 
 // AgentStats counts what this machine's wrappers did.
 type AgentStats struct {
-	Sent       int64            `json:"jobs_sent"`   // compiles sent to other nodes
-	Remote     int64            `json:"jobs_remote"` // … that came back with a result used as is
-	Local      int64            `json:"jobs_local"`  // compiles run on this machine
-	Retries    int64            `json:"retries"`
-	Speculated int64            `json:"speculated"` // long jobs also started on another peer
-	Fallbacks  map[string]int64 `json:"fallbacks"`  // local compiles by reason
+	Sent       int64 `json:"jobs_sent"`   // compiles sent to other nodes
+	Remote     int64 `json:"jobs_remote"` // … that came back with a result used as is
+	Local      int64 `json:"jobs_local"`  // compiles run on this machine
+	Retries    int64 `json:"retries"`
+	Speculated int64 `json:"speculated"` // long jobs also started on another peer
+	// Of the jobs whose inputs were gathered: those whose cached manifest
+	// still held (no scan), and those scanned.
+	ManifestHits   int64            `json:"manifest_hits"`
+	ManifestMisses int64            `json:"manifest_misses"`
+	Fallbacks      map[string]int64 `json:"fallbacks"` // local compiles by reason
 }
 
 // JobRecord is one finished job, for status.

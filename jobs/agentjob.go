@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -103,7 +102,7 @@ func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, h cc.Hello) {
 
 	m, err := a.gatherInputs(ctx, lc, comp, &h)
 	if m != nil {
-		defer cc.CloseFiles(m.opened)
+		defer cc.CloseFDs(m.opened)
 	}
 	if err != nil {
 		if h.Fallback {
@@ -204,8 +203,8 @@ func (a *Agent) reserve(ctx context.Context, compiler, native string, fallback b
 // each content from.
 type manifest struct {
 	entries []Entry
-	content map[Hash]*os.File
-	opened  []*os.File // descriptors the wrapper passed, closed after the job
+	content map[Hash]int // descriptors to read each content from
+	opened  []int        // descriptors the wrapper passed, closed after the job
 }
 
 // inputs gathers a job's inputs: it walks paths (recording the directories
@@ -213,16 +212,21 @@ type manifest struct {
 // descriptor against the walk, and hashes contents (cached per file
 // version).
 type inputs struct {
-	a     *Agent
-	lc    *cc.LocalConn
-	w     *walker
-	m     *manifest
-	known map[string]*hashEntry // physical path → hashed
+	a      *Agent
+	lc     *cc.LocalConn
+	w      *walker
+	m      *manifest
+	known  map[string]*hashEntry   // physical path → hashed
+	stamps map[string]cc.FileStamp // physical path → the version hashed
+	// pre holds descriptors the wrapper already passed for names, not yet
+	// added (a cached manifest that turned out stale).
+	pre map[string]int
 }
 
-// open asks the wrapper to open names and adds each file that opened; it
-// returns the entries by physical path.
-func (in *inputs) open(names []string) error {
+// request asks the wrapper to open names, in batches, and calls got with
+// each name and its descriptor (-1 when it did not open: gone since the
+// walk, so the compile will not find it either).
+func (in *inputs) request(names []string, got func(name string, fd int) error) error {
 	for len(names) > 0 {
 		batch := names[:min(len(names), openBatchSize)]
 		names = names[len(batch):]
@@ -230,36 +234,59 @@ func (in *inputs) open(names []string) error {
 			return err
 		}
 		var opened cc.Opened
-		fs, err := in.lc.RecvJSON("opened", &opened)
-		in.m.opened = append(in.m.opened, fs...)
+		fds, err := in.lc.RecvJSON("opened", &opened)
+		in.m.opened = append(in.m.opened, fds...)
 		if err != nil {
 			return err
 		}
 		i := 0
-		for j, ok := range opened.OK {
-			if !ok || j >= len(batch) {
-				continue // gone since the walk: the compile will not find it either
+		for j, name := range batch {
+			fd := -1
+			if j < len(opened.OK) && opened.OK[j] {
+				if i >= len(fds) {
+					return errors.New("agent protocol: descriptors missing")
+				}
+				fd = fds[i]
+				i++
 			}
-			if i >= len(fs) {
-				return errors.New("agent protocol: descriptors missing")
-			}
-			if err := in.add(batch[j], fs[i]); err != nil {
+			if err := got(name, fd); err != nil {
 				return err
 			}
-			i++
 		}
 	}
 	return nil
 }
 
-// add records the file name resolves to, open as f.
-func (in *inputs) add(name string, f *os.File) error {
+// open asks the wrapper to open names (those it has not already passed)
+// and adds each file that opened.
+func (in *inputs) open(names []string) error {
+	var ask []string
+	for _, name := range names {
+		if fd, ok := in.pre[name]; ok {
+			delete(in.pre, name)
+			if err := in.add(name, fd); err != nil {
+				return err
+			}
+			continue
+		}
+		ask = append(ask, name)
+	}
+	return in.request(ask, func(name string, fd int) error {
+		if fd < 0 {
+			return nil
+		}
+		return in.add(name, fd)
+	})
+}
+
+// add records the file name resolves to, open as fd.
+func (in *inputs) add(name string, fd int) error {
 	phys, fi, err := in.w.addFile(name)
 	if err != nil {
 		return fmt.Errorf("input %s: %w", name, err)
 	}
 	var st syscall.Stat_t
-	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+	if err := syscall.Fstat(fd, &st); err != nil {
 		return err
 	}
 	want := fi.Sys().(*syscall.Stat_t)
@@ -271,25 +298,76 @@ func (in *inputs) add(name string, f *os.File) error {
 	if _, _, err := in.w.resolve(name + ".gch"); err == nil {
 		return fmt.Errorf("input %s has a precompiled header beside it", name)
 	}
-	he, err := in.a.hashes.get(f, stampOfStat(&st))
+	stamp := stampOfStat(&st)
+	he, err := in.a.hashes.get(fd, stamp)
 	if err != nil {
 		return fmt.Errorf("input %s: %w", name, err)
 	}
 	in.w.entries[phys] = Entry{Path: phys, Kind: KindFile, Mode: uint32(fi.Mode().Perm()), MTime: st.Mtim.Nano(), Size: st.Size, Hash: he.hash}
-	in.m.content[he.hash] = f
+	in.m.content[he.hash] = fd
 	in.known[phys] = he
+	in.stamps[phys] = stamp
 	return nil
 }
 
-// gatherInputs finds and opens every input of a job: with the include
-// scanner, or, where it cannot be sure (a computed #include), from the
-// compiler's own dependency list.
+// reuse takes a cached manifest whose lookups all still hold: the wrapper
+// opens its inputs, and when every one is the version cached, that is the
+// job's manifest. Otherwise the descriptors are kept for the scan.
+func (in *inputs) reuse(cm *cachedManifest) (bool, error) {
+	names := make([]string, len(cm.inputs))
+	for i, f := range cm.inputs {
+		names[i] = f.name
+	}
+	i, current := 0, true
+	err := in.request(names, func(name string, fd int) error {
+		var st syscall.Stat_t
+		switch {
+		case fd < 0:
+			current = false
+		case syscall.Fstat(fd, &st) != nil || !cm.current(i, &st):
+			current = false
+			in.pre[name] = fd
+		default:
+			in.pre[name] = fd
+		}
+		i++
+		return nil
+	})
+	if err != nil || !current {
+		return false, err
+	}
+	in.m.entries = slices.Clone(cm.entries)
+	for _, f := range cm.inputs {
+		in.m.content[f.hash] = in.pre[f.name]
+	}
+	clear(in.pre)
+	return true, nil
+}
+
+// gatherInputs finds and opens every input of a job: from the manifest
+// cache, with the include scanner, or, where it cannot be sure (a computed
+// #include), from the compiler's own dependency list.
 func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compiler, h *cc.Hello) (*manifest, error) {
 	if !path.IsAbs(h.Dir) {
 		return nil, errors.New("working directory is not absolute")
 	}
-	in := &inputs{a: a, lc: lc, w: newWalker(h.Dir), m: &manifest{content: map[Hash]*os.File{}}, known: map[string]*hashEntry{}}
+	in := &inputs{a: a, lc: lc, w: newWalker(h.Dir), m: &manifest{content: map[Hash]int{}},
+		known: map[string]*hashEntry{}, stamps: map[string]cc.FileStamp{}, pre: map[string]int{}}
 	in.w.absent = a.absent
+	key := manifestKey(comp, h)
+	if cm, ok := a.manifests.lookup(key, in.w); ok {
+		if ok, err := in.reuse(cm); ok || err != nil {
+			if ok {
+				a.mu.Lock()
+				a.stats.ManifestHits++
+				a.mu.Unlock()
+			}
+			return in.m, err
+		}
+	}
+	a.mu.Lock()
+	a.stats.ManifestMisses++
+	a.mu.Unlock()
 	for _, d := range append([]string{h.Dir, h.PWD}, h.Dirs...) {
 		if d != "" {
 			if err := in.w.addDir(d); err != nil {
@@ -313,28 +391,22 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 		}
 		return nil, false
 	}
-
-	key := manifestKey(comp, h)
-	files, cached := a.manifests.lookup(key, in.w)
-	if !cached {
-		s := newScan(in.w, quote, bracket, lookup)
-		files, err = a.scanInputs(s, in, comp, h)
-		if errors.Is(err, errComputedInclude) {
-			// Ask the compiler; then look only for what its list cannot show.
-			s = newScan(newWalkerLike(in.w), quote, bracket, lookup)
-			s.probesOnly = true
-			files, err = a.depsInputs(s, in, h)
-		}
-		if err != nil {
-			return in.m, err
-		}
-		defer a.manifests.store(key, files, s.absent, s.w)
+	s := newScan(in.w, quote, bracket, lookup)
+	files, err := a.scanInputs(s, in, comp, h)
+	if errors.Is(err, errComputedInclude) {
+		// Ask the compiler; then look only for what its list cannot show.
+		s = newScan(newWalkerLike(in.w), quote, bracket, lookup)
+		s.probesOnly = true
+		files, err = a.depsInputs(s, in, h)
+	}
+	if err != nil {
+		return in.m, err
 	}
 	// Every input the scan reached, opened by the wrapper: the agent reads
 	// nothing the caller could not.
 	var need []string
 	for _, f := range files {
-		if _, ok := in.w.entries[f.phys]; !ok || in.w.entries[f.phys].Kind != KindFile {
+		if _, ok := in.known[f.phys]; !ok {
 			need = append(need, f.name)
 		}
 	}
@@ -344,6 +416,15 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 	for _, e := range in.w.entries {
 		in.m.entries = append(in.m.entries, e)
 	}
+	cached := make([]cachedInput, 0, len(files))
+	for _, f := range files {
+		he, ok := in.known[f.phys]
+		if !ok {
+			return in.m, nil // gone since the scan: nothing to cache
+		}
+		cached = append(cached, cachedInput{name: f.name, stamp: in.stamps[f.phys], hash: he.hash})
+	}
+	a.manifests.store(key, cached, in.m.entries, in.w, s.w)
 	return in.m, nil
 }
 
@@ -620,11 +701,11 @@ func (a *Agent) runRemote(ctx context.Context, p *peer, req *JobRequest, m *mani
 	defer encoderPool.Put(enc)
 	var out int64
 	for _, h := range need.Hashes {
-		f := m.content[h]
-		if f == nil {
+		fd, ok := m.content[h]
+		if !ok {
 			return Result{}, nil, fmt.Errorf("node asked for content %s that is not in the job", h)
 		}
-		data, err := readAllAt(f)
+		data, err := readAllAt(fd)
 		if err != nil {
 			return Result{}, nil, err
 		}
@@ -673,17 +754,27 @@ func (a *Agent) runRemote(ctx context.Context, p *peer, req *JobRequest, m *mani
 }
 
 // readAllAt reads a whole file through its descriptor, from the start.
-func readAllAt(f *os.File) ([]byte, error) {
-	fi, err := f.Stat()
-	if err != nil {
+func readAllAt(fd int) ([]byte, error) {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
 		return nil, err
 	}
-	data := make([]byte, fi.Size())
-	n, err := f.ReadAt(data, 0)
-	if err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
+	data := make([]byte, st.Size)
+	n := 0
+	for n < len(data) {
+		m, err := syscall.Pread(fd, data[n:], int64(n))
+		if err == syscall.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m == 0 {
+			break
+		}
+		n += m
 	}
-	if int64(n) != fi.Size() {
+	if n != len(data) {
 		return nil, errInputChanged
 	}
 	return data, nil

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"crypto/sha256"
-	"os"
 	"sync"
 
 	"github.com/distmesh/distmesh/jobs/cc"
@@ -36,16 +35,16 @@ func newHashCache(max int) *hashCache {
 	return &hashCache{max: max, m: make(map[cc.FileStamp]*hashEntry)}
 }
 
-// get returns the entry for the file open as f, whose fstat is st, reading
-// it on a miss.
-func (hc *hashCache) get(f *os.File, st cc.FileStamp) (*hashEntry, error) {
+// get returns the entry for the file open as fd, whose fstat is st,
+// reading it on a miss.
+func (hc *hashCache) get(fd int, st cc.FileStamp) (*hashEntry, error) {
 	hc.mu.Lock()
 	e, ok := hc.m[st]
 	hc.mu.Unlock()
 	if ok {
 		return e, nil
 	}
-	data, err := readAllAt(f)
+	data, err := readAllAt(fd)
 	if err != nil {
 		return nil, err
 	}

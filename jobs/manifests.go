@@ -16,14 +16,28 @@ import (
 
 // manifestCache is what ccache calls direct mode: for a job (compiler,
 // arguments, the environment that matters, working directory, source) the
-// inputs found last time, each with the version it had, and the candidates
-// the scan looked for and did not find. A job whose inputs all still have
-// those versions, and whose missing candidates are all still missing, needs
-// no scan: a rebuild of an unchanged tree never parses a header, and never
-// runs the compiler's dependency scan either. For a job whose inputs came
-// from the compiler's dependency list (a computed #include), the
-// candidates it probed are not known; as with ccache, a new header earlier
-// on the search path is then not noticed until an input changes.
+// manifest sent last time, and every name the job looked up to find it. A
+// rebuild of an unchanged tree never parses a header, and never runs the
+// compiler's dependency scan either.
+//
+// A cached manifest is reused when every lookup would still give the same
+// answer and every input is the same version. Lookups are checked by
+// directory: a name in a directory can only come to resolve differently
+// (appear, vanish, be replaced or renamed) by a change that moves the
+// directory's modification and change times, so while a directory keeps
+// its stamp one lstat checks every name looked up in it (a mount over a
+// directory changes its device and inode; a mount over a file shows in
+// the file's). A directory whose stamp changed, or that had been modified
+// within the settle interval when the manifest was stored (two changes in
+// one tick of the kernel's clock leave equal times; git guards against the
+// same "racy" case), has each of its names checked. Inputs are checked on
+// the descriptors the wrapper passes, which the agent needs anyway: same
+// device, inode, size and times as the version that was hashed.
+//
+// For a job whose inputs came from the compiler's dependency list (a
+// computed #include), the candidates the compiler probed are not known;
+// as with ccache, a new header earlier on the search path is then not
+// noticed until an input changes.
 type manifestCache struct {
 	max int
 	now func() time.Time // the clock the settle interval is measured on
@@ -34,24 +48,32 @@ type manifestCache struct {
 }
 
 type cachedManifest struct {
-	files  []cachedFile
-	absent []string      // checked one by one
-	groups []absentGroup // checked by their directory
+	dirs    []dirCheck
+	inputs  []cachedInput
+	entries []Entry // the manifest as sent: directories, symlinks, files
 }
 
-type cachedFile struct {
-	file  scanFile
+// cachedInput is one input file: the name the wrapper opens it by, and the
+// version that was hashed.
+type cachedInput struct {
+	name  string
 	stamp cc.FileStamp
+	hash  Hash
 }
 
-// absentGroup is the candidates missing from one directory that had not
-// changed for the settle interval (see absentCache): while it has the same
-// stamp, none of them can have appeared, so one lstat checks them all.
-type absentGroup struct {
-	dir   string // as the names spell it
-	phys  string
-	stamp dirStamp
-	names []string
+// dirCheck is every name a job looked up in one directory (physical
+// paths), with what it found.
+type dirCheck struct {
+	dir     string
+	stamp   dirStamp
+	settled bool // the stamp can be trusted to show any change
+	names   []nameCheck
+}
+
+type nameCheck struct {
+	path     string
+	found    bool
+	dev, ino uint64
 }
 
 func newManifestCache(max int) *manifestCache {
@@ -62,7 +84,7 @@ func newManifestCache(max int) *manifestCache {
 func manifestKey(comp *Compiler, h *cc.Hello) Hash {
 	env := slices.Clone(h.Env)
 	slices.Sort(env)
-	parts := []string{"v1", comp.ID, comp.Name, h.Dir, h.PWD, h.Source, h.Lang}
+	parts := []string{"v2", comp.ID, comp.Name, h.Dir, h.PWD, h.Source, h.Lang}
 	for _, list := range [][]string{h.Args, env, h.Includes, h.Dirs} {
 		parts = append(parts, "\x01")
 		parts = append(parts, list...)
@@ -70,77 +92,96 @@ func manifestKey(comp *Compiler, h *cc.Hello) Hash {
 	return sha256.Sum256([]byte(strings.Join(parts, "\x00")))
 }
 
-// lookup returns the files of a cached manifest when every one of them, and
-// every absent candidate, is as it was; w records what it walks.
-func (mc *manifestCache) lookup(key Hash, w *walker) ([]scanFile, bool) {
+// lookup returns the cached manifest of a job when every name it looked up
+// still resolves as it did; w records what is checked. The caller checks
+// the inputs' versions (cachedManifest.current).
+func (mc *manifestCache) lookup(key Hash, w *walker) (*cachedManifest, bool) {
 	mc.mu.Lock()
 	cm, ok := mc.m[key]
 	mc.mu.Unlock()
 	if !ok {
 		return nil, false
 	}
-	for _, g := range cm.groups {
-		phys, fi, err := w.resolve(g.dir)
-		if err == nil && phys == g.phys {
-			if st, ok := fi.Sys().(*syscall.Stat_t); ok && stampOfDir(st) == g.stamp {
+	for _, d := range cm.dirs {
+		if d.settled {
+			if st, ok := statOf(w.stat(d.dir).fi); ok && st.Mode&syscall.S_IFMT == syscall.S_IFDIR && stampOfDir(st) == d.stamp {
 				continue
 			}
 		}
-		for _, name := range g.names {
-			if _, _, err := w.resolve(name); err == nil {
+		for _, n := range d.names {
+			r := w.stat(n.path)
+			if r.err != nil && !errors.Is(r.err, fs.ErrNotExist) {
+				return nil, false
+			}
+			if n.found != (r.err == nil) {
+				return nil, false
+			}
+			if st, ok := statOf(r.fi); n.found && (!ok || st.Dev != n.dev || st.Ino != n.ino) {
 				return nil, false
 			}
 		}
 	}
-	for _, name := range cm.absent {
-		if _, _, err := w.resolve(name); err == nil {
-			return nil, false // a file appeared where the scan found none
-		}
-	}
-	files := make([]scanFile, 0, len(cm.files))
-	for _, cf := range cm.files {
-		phys, fi, err := w.resolve(cf.file.name)
-		if err != nil || phys != cf.file.phys || !fi.Mode().IsRegular() || cc.StampOf(fi) != cf.stamp {
-			return nil, false
-		}
-		files = append(files, cf.file)
-	}
-	return files, true
+	return cm, true
 }
 
-// store remembers the manifest of a job, as walked by w.
-func (mc *manifestCache) store(key Hash, files []scanFile, absent map[string]bool, w *walker) {
-	cm := &cachedManifest{}
-	stamp := walkerStamp(w)
-	for _, f := range files {
-		st, ok := stamp(f.phys)
-		if !ok {
-			return // not all versions known: do not cache
-		}
-		cm.files = append(cm.files, cachedFile{f, st})
-	}
+// current reports whether input i, open with fstat st, is the version that
+// was cached.
+func (cm *cachedManifest) current(i int, st *syscall.Stat_t) bool {
+	return stampOfStat(st) == cm.inputs[i].stamp
+}
+
+// store remembers the manifest of a job: its entries, its inputs, and the
+// lookups that found them (every lstat of the job's walkers, taken in
+// walking order, so a directory's stamp predates the lookups in it). A job
+// whose lookups or inputs cannot all be checked later is not cached.
+func (mc *manifestCache) store(key Hash, inputs []cachedInput, entries []Entry, walkers ...*walker) {
 	settled := mc.now().Add(-absentSettle).UnixNano()
-	groups := map[string]int{}
-	for name := range absent {
-		dir := path.Dir(name)
-		phys, fi, err := w.resolve(dir)
-		st, ok := statOf(fi)
-		gone := w.lstat[path.Join(phys, path.Base(name))]
-		// Grouped only when the directory exists, is settled, and simply
-		// has no entry of that name (not a dangling symlink, whose target
-		// lies elsewhere).
-		if err != nil || !ok || !fi.IsDir() || !errors.Is(gone.err, fs.ErrNotExist) ||
-			st.Mtim.Nano() > settled || st.Ctim.Nano() > settled {
-			cm.absent = append(cm.absent, name)
+	for _, in := range inputs {
+		if in.stamp.MTime > settled || in.stamp.CTime > settled {
+			return // possibly changed again within the same tick
+		}
+	}
+	lstats := map[string]lstatResult{}
+	for _, w := range walkers {
+		for p, r := range w.lstat {
+			if _, ok := lstats[p]; !ok {
+				lstats[p] = r
+			}
+		}
+	}
+	byDir := map[string]*dirCheck{}
+	var dirs []string
+	for p, r := range lstats {
+		if p == "/" {
 			continue
 		}
-		i, seen := groups[dir]
-		if !seen {
-			i = len(cm.groups)
-			groups[dir] = i
-			cm.groups = append(cm.groups, absentGroup{dir: dir, phys: phys, stamp: stampOfDir(st)})
+		n := nameCheck{path: p}
+		if r.err == nil {
+			st, ok := statOf(r.fi)
+			if !ok {
+				return
+			}
+			n.found, n.dev, n.ino = true, st.Dev, st.Ino
+		} else if !errors.Is(r.err, fs.ErrNotExist) {
+			return
 		}
-		cm.groups[i].names = append(cm.groups[i].names, name)
+		dir := path.Dir(p)
+		d := byDir[dir]
+		if d == nil {
+			d = &dirCheck{dir: dir}
+			if st, ok := statOf(lstats[dir].fi); ok && st.Mode&syscall.S_IFMT == syscall.S_IFDIR {
+				d.stamp = stampOfDir(st)
+				d.settled = d.stamp.mtime <= settled && d.stamp.ctime <= settled
+			}
+			byDir[dir] = d
+			dirs = append(dirs, dir)
+		}
+		d.names = append(d.names, n)
+	}
+	slices.Sort(dirs)
+	cm := &cachedManifest{inputs: inputs, entries: slices.Clone(entries)}
+	for _, dir := range dirs {
+		cm.dirs = append(cm.dirs, *byDir[dir])
 	}
 	mc.mu.Lock()
 	defer mc.mu.Unlock()
@@ -156,17 +197,6 @@ func statOf(fi fs.FileInfo) (*syscall.Stat_t, bool) {
 	}
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	return st, ok
-}
-
-// walkerStamp returns the version a walker saw of a physical path.
-func walkerStamp(w *walker) func(string) (cc.FileStamp, bool) {
-	return func(phys string) (cc.FileStamp, bool) {
-		r, ok := w.lstat[phys]
-		if !ok || r.err != nil || r.fi == nil {
-			return cc.FileStamp{}, false
-		}
-		return cc.StampOf(r.fi), true
-	}
 }
 
 var _ fs.FileInfo = entryInfo{}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -243,42 +244,85 @@ func testManifestCacheNoticesChanges(t *testing.T, settled bool) {
 		return s, files
 	}
 	mc := newManifestCache(10)
-	if settled {
-		mc.now = func() time.Time { return time.Now().Add(2 * absentSettle) }
-		// Directories last modified long ago, so that a change now moves
-		// their times even within one tick of the kernel's clock.
-		past := time.Now().Add(-time.Hour)
-		for _, d := range []string{"a", "b"} {
-			os.Chtimes(filepath.Join(dir, d), past, past)
-		}
+	// Stored later than the settle interval after the files were written.
+	mc.now = func() time.Time { return time.Now().Add(2 * absentSettle) }
+	// Directories last modified long ago, so that a change now moves their
+	// times even within one tick of the kernel's clock.
+	past := time.Now().Add(-time.Hour)
+	for _, d := range []string{"a", "b"} {
+		os.Chtimes(filepath.Join(dir, d), past, past)
 	}
 	key := Hash{1}
-	s, files := scan()
-	mc.store(key, files, s.absent, s.w)
-	if _, ok := mc.lookup(key, newWalker(dir)); !ok {
-		t.Fatal("unchanged tree: cached manifest not reused")
+	store := func() {
+		s, files := scan()
+		var inputs []cachedInput
+		for _, f := range files {
+			fi, err := os.Stat(f.phys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			inputs = append(inputs, cachedInput{name: f.name, stamp: cc.StampOf(fi)})
+		}
+		mc.store(key, inputs, nil, s.w)
+		cm := mc.m[key]
+		if cm == nil {
+			t.Fatal("manifest not cached")
+		}
+		for i := range cm.dirs {
+			if !settled {
+				cm.dirs[i].settled = false // every name checked on its own
+			} else if !cm.dirs[i].settled && strings.HasPrefix(cm.dirs[i].dir, dir+"/") {
+				t.Errorf("directory %s not trusted by its stamp", cm.dirs[i].dir)
+			}
+		}
 	}
-	if grouped := len(mc.m[key].groups) > 0; grouped != settled {
-		t.Fatalf("missing candidates grouped by directory: %v, want %v", grouped, settled)
+	// reused reports whether the cached manifest would be reused: its
+	// lookups hold and each input (as the wrapper would open it) is the
+	// version cached.
+	reused := func() bool {
+		cm, ok := mc.lookup(key, newWalker(dir))
+		if !ok {
+			return false
+		}
+		for i, in := range cm.inputs {
+			name := in.name
+			if !filepath.IsAbs(name) {
+				name = filepath.Join(dir, name)
+			}
+			var st syscall.Stat_t
+			if err := syscall.Stat(name, &st); err != nil || !cm.current(i, &st) {
+				return false
+			}
+		}
+		return true
+	}
+	store()
+	if !reused() {
+		t.Fatal("unchanged tree: cached manifest not reused")
 	}
 	// A header appears earlier on the search path: the compiler would now
 	// read it, so the cached manifest is wrong.
 	os.WriteFile(filepath.Join(dir, "a", "x.h"), []byte("a"), 0o644)
-	if _, ok := mc.lookup(key, newWalker(dir)); ok {
+	if reused() {
 		t.Error("a header earlier on the search path went unnoticed")
 	}
-	s, files = scan()
-	mc.store(key, files, s.absent, s.w)
+	store()
 	// An input changes.
 	os.WriteFile(filepath.Join(dir, "a", "x.h"), []byte("a, longer"), 0o644)
-	if _, ok := mc.lookup(key, newWalker(dir)); ok {
+	if reused() {
 		t.Error("a changed input went unnoticed")
 	}
-	s, files = scan()
-	mc.store(key, files, s.absent, s.w)
+	store()
 	// An input disappears.
 	os.Remove(filepath.Join(dir, "a", "x.h"))
-	if _, ok := mc.lookup(key, newWalker(dir)); ok {
+	if reused() {
 		t.Error("a deleted input went unnoticed")
+	}
+	// A file nobody looked for appears beside the inputs: the directory's
+	// stamp moves, its names are checked one by one, and they still hold.
+	store()
+	os.WriteFile(filepath.Join(dir, "b", "unrelated.h"), nil, 0o644)
+	if !reused() {
+		t.Error("an unrelated new file invalidated the cached manifest")
 	}
 }

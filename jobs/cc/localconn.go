@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -91,8 +92,8 @@ func (lc *LocalConn) fill() error {
 	if lc.r > 0 && lc.r == len(lc.buf) {
 		lc.buf, lc.r = lc.buf[:0], 0
 	}
-	if cap(lc.buf)-len(lc.buf) < 64<<10 {
-		nb := make([]byte, len(lc.buf)-lc.r, max(2*cap(lc.buf), 128<<10))
+	if cap(lc.buf)-len(lc.buf) < 8<<10 {
+		nb := make([]byte, len(lc.buf)-lc.r, max(2*cap(lc.buf), 32<<10))
 		copy(nb, lc.buf[lc.r:])
 		lc.buf, lc.r = nb, 0
 	}
@@ -105,11 +106,10 @@ func (lc *LocalConn) fill() error {
 			return perr
 		}
 		for _, m := range msgs {
+			// Received close-on-exec: ReadMsgUnix asks for
+			// MSG_CMSG_CLOEXEC on Linux.
 			fds, perr := syscall.ParseUnixRights(&m)
 			if perr == nil {
-				for _, fd := range fds {
-					syscall.CloseOnExec(fd)
-				}
 				lc.fds = append(lc.fds, fds...)
 			}
 		}
@@ -125,6 +125,17 @@ func (lc *LocalConn) fill() error {
 
 // Recv reads one message and the descriptors sent with it.
 func (lc *LocalConn) Recv() (typ string, payload []byte, files []*os.File, err error) {
+	typ, payload, fds, err := lc.RecvFDs()
+	for _, fd := range fds {
+		files = append(files, os.NewFile(uintptr(fd), "passed"))
+	}
+	return typ, payload, files, err
+}
+
+// RecvFDs is Recv with raw descriptors, which the caller must close: the
+// agent receives hundreds per job and needs none of an *os.File's
+// bookkeeping (a flags query and a poller registration attempt each).
+func (lc *LocalConn) RecvFDs() (typ string, payload []byte, fds []int, err error) {
 	for {
 		if i := bytes.IndexByte(lc.buf[lc.r:], '\n'); i >= 0 {
 			line := string(lc.buf[lc.r : lc.r+i])
@@ -150,11 +161,9 @@ func (lc *LocalConn) Recv() (typ string, payload []byte, files []*os.File, err e
 			if len(lc.fds) < nfds {
 				return "", nil, nil, errors.New("agent protocol: descriptors missing")
 			}
-			for _, fd := range lc.fds[:nfds] {
-				files = append(files, os.NewFile(uintptr(fd), "passed"))
-			}
+			fds = slices.Clone(lc.fds[:nfds])
 			lc.fds = lc.fds[nfds:]
-			return f[0], payload, files, nil
+			return f[0], payload, fds, nil
 		}
 		if len(lc.buf)-lc.r > 4096 {
 			return "", nil, nil, errors.New("agent protocol: header line too long")
@@ -165,29 +174,38 @@ func (lc *LocalConn) Recv() (typ string, payload []byte, files []*os.File, err e
 	}
 }
 
-func (lc *LocalConn) RecvJSON(want string, v any) ([]*os.File, error) {
-	typ, payload, files, err := lc.Recv()
+// RecvJSON reads a message of type want and decodes it into v; it returns
+// the raw descriptors sent with it, which the caller must close.
+func (lc *LocalConn) RecvJSON(want string, v any) ([]int, error) {
+	typ, payload, fds, err := lc.RecvFDs()
 	if err != nil {
 		return nil, err
 	}
 	if typ == "error" {
-		CloseFiles(files)
+		CloseFDs(fds)
 		return nil, errors.New(string(payload))
 	}
 	if typ != want {
-		CloseFiles(files)
+		CloseFDs(fds)
 		return nil, fmt.Errorf("agent protocol: got %s, want %s", typ, want)
 	}
 	if err := json.Unmarshal(payload, v); err != nil {
-		CloseFiles(files)
+		CloseFDs(fds)
 		return nil, fmt.Errorf("agent protocol: decode %s: %w", want, err)
 	}
-	return files, nil
+	return fds, nil
 }
 
 func CloseFiles(files []*os.File) {
 	for _, f := range files {
 		f.Close()
+	}
+}
+
+// CloseFDs closes raw descriptors.
+func CloseFDs(fds []int) {
+	for _, fd := range fds {
+		syscall.Close(fd)
 	}
 }
 

@@ -50,7 +50,12 @@ type wrapper struct {
 	args             []string
 	fallback, debug  bool
 	conn             *LocalConn
+	held             int // input descriptors passed to the agent and left open
 }
+
+// maxHeld bounds the input descriptors the wrapper leaves open after
+// passing them.
+const maxHeld = 512
 
 func (w *wrapper) logf(format string, args ...any) {
 	if w.debug {
@@ -191,8 +196,14 @@ func (w *wrapper) openMore(payload []byte) error {
 	var ok Opened
 	var fds []int
 	defer func() {
-		for _, fd := range fds {
-			unix.Close(fd)
+		// The descriptors are the agent's now; exit closes this process's
+		// copies at a fraction of a close call each (and they are
+		// close-on-exec for a local compile). A unit with thousands of
+		// inputs closes them as it goes.
+		if w.held += len(fds); w.held > maxHeld {
+			for _, fd := range fds {
+				unix.Close(fd)
+			}
 		}
 	}()
 	for _, p := range req.Paths {

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// settle is longer than the interval after which the agent trusts a
+// file's or directory's times to show its next change (jobs.absentSettle):
+// only then does it cache a job's manifest.
+const settle = 2500 * time.Millisecond
+
+// TestRebuildSeesChanges: between builds through the mesh, a header is
+// edited in place (same size), shadowed by a new header earlier on the
+// search path, unshadowed, and replaced by a rename (as editors save);
+// after each, the object through the mesh equals a local compile of the
+// tree as it now is. An unchanged rebuild takes its inputs from the
+// agent's manifest cache; the changed ones must not.
+func TestRebuildSeesChanges(t *testing.T) {
+	needSandbox(t)
+	m := newTestMesh(t, "server")
+	token := m.run("keys", "add", "--home", m.homes["server"], "--name", "client")
+	m.homes["client"] = filepath.Join(m.dir, "client")
+	m.start("client", string(bytes.TrimSpace([]byte(token))), "--client-only")
+	m.waitPeersUp("client", 1)
+
+	dir := t.TempDir()
+	write := func(name, content string) {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("first/.keep", "")
+	write("second/cfg.h", "#define CFG 1\n")
+	write("main.c", "#include <cfg.h>\nint value(void) { return CFG; }\n")
+	args := []string{"-g", "-O2", "-Ifirst", "-Isecond", "-c", "main.c", "-o", "main.o"}
+	env := m.compileEnv("client", "DISTMESH_FALLBACK=0")
+
+	var last []byte
+	// check compiles locally and through the mesh and compares; it
+	// returns how the agent found the job's inputs.
+	check := func(step string) (hits, misses int) {
+		t.Helper()
+		local := exec.Command("gcc", args...)
+		local.Dir = dir
+		if out, err := local.CombinedOutput(); err != nil {
+			t.Fatalf("%s: local gcc: %v\n%s", step, err, out)
+		}
+		want, _ := os.ReadFile(filepath.Join(dir, "main.o"))
+		os.Remove(filepath.Join(dir, "main.o"))
+		h0, m0 := m.agentCounter("client", "manifest_hits"), m.agentCounter("client", "manifest_misses")
+		sent := m.counter("client", "jobs_sent")
+		cmd := exec.Command(m.bin, append([]string{"gcc"}, args...)...)
+		cmd.Dir, cmd.Env = dir, env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: through the mesh: %v\n%s", step, err, out)
+		}
+		if m.counter("client", "jobs_sent") != sent+1 {
+			t.Fatalf("%s: the job was not sent to the node", step)
+		}
+		got, _ := os.ReadFile(filepath.Join(dir, "main.o"))
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s: the object through the mesh (%d bytes) differs from the local one (%d bytes)", step, len(got), len(want))
+		}
+		if step != "first build" && bytes.Equal(want, last) {
+			t.Fatalf("%s: the change did not change the local object; the step tests nothing", step)
+		}
+		last = want
+		return m.agentCounter("client", "manifest_hits") - h0, m.agentCounter("client", "manifest_misses") - m0
+	}
+	// cached builds once the tree has settled, so the agent caches the
+	// manifest, and checks that an unchanged rebuild reuses it.
+	cached := func(step string) {
+		t.Helper()
+		time.Sleep(settle)
+		last = nil
+		check(step + ", settled")
+		last = nil
+		if hits, _ := check(step + ", unchanged"); hits != 1 {
+			t.Errorf("%s: an unchanged rebuild did not reuse the cached manifest", step)
+		}
+	}
+
+	check("first build")
+	cached("first build")
+
+	write("second/cfg.h", "#define CFG 2\n") // same size, in place
+	if hits, _ := check("header edited in place"); hits != 0 {
+		t.Error("an edited header was taken from the manifest cache")
+	}
+	cached("header edited")
+
+	write("first/cfg.h", "#define CFG 3\n") // earlier on the search path
+	if hits, _ := check("header shadowed"); hits != 0 {
+		t.Error("a shadowing header was missed by the manifest cache")
+	}
+	cached("header shadowed")
+
+	os.Remove(filepath.Join(dir, "first", "cfg.h"))
+	check("shadowing header removed")
+	cached("shadowing header removed")
+
+	write("second/cfg.h.new", "#define CFG 4\n")
+	if err := os.Rename(filepath.Join(dir, "second", "cfg.h.new"), filepath.Join(dir, "second", "cfg.h")); err != nil {
+		t.Fatal(err)
+	}
+	check("header replaced by a rename")
+}
+
+// agentCounter is a counter from the agent section of a node's status.
+func (m *testMesh) agentCounter(name, key string) int {
+	agent, _ := m.status(name)["agent"].(map[string]any)
+	v, _ := agent[key].(float64)
+	return int(v)
+}
