@@ -3,15 +3,20 @@ package jobs
 import (
 	"crypto/sha256"
 	"sync"
+	"time"
 
 	"github.com/distmesh/distmesh/jobs/cc"
 )
 
 // hashCache remembers, per file version (device, inode, size, modification
 // and change times), its content hash and its preprocessor directives, so a
-// header is read once per change, not once per job that includes it.
+// header is read once per change, not once per job that includes it. A
+// version younger than the settle interval is not remembered: a file
+// rewritten twice within one tick of the kernel's clock, at the same size,
+// keeps its stamp (git's "racy" case), so until then it is read each time.
 type hashCache struct {
 	max int
+	now func() time.Time // the clock the settle interval is measured on
 
 	// mu protects the following.
 	mu sync.Mutex
@@ -32,7 +37,7 @@ func (hc *hashCache) lookup(st cc.FileStamp) (*hashEntry, bool) {
 }
 
 func newHashCache(max int) *hashCache {
-	return &hashCache{max: max, m: make(map[cc.FileStamp]*hashEntry)}
+	return &hashCache{max: max, now: time.Now, m: make(map[cc.FileStamp]*hashEntry)}
 }
 
 // get returns the entry for the file open as fd, whose fstat is st,
@@ -49,6 +54,9 @@ func (hc *hashCache) get(fd int, st cc.FileStamp) (*hashEntry, error) {
 		return nil, err
 	}
 	e = &hashEntry{hash: sha256.Sum256(data), dirs: parseDirectives(data)}
+	if settled := hc.now().Add(-absentSettle).UnixNano(); st.MTime > settled || st.CTime > settled {
+		return e, nil
+	}
 	hc.mu.Lock()
 	if len(hc.m) >= hc.max {
 		// Crude but bounded: forget everything; the next build refills it.

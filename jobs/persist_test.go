@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/distmesh/distmesh/jobs/cc"
 )
@@ -41,5 +42,37 @@ func TestFileCachePersists(t *testing.T) {
 		if len(c.m) != 0 {
 			t.Errorf("%s: %d entries trusted", name, len(c.m))
 		}
+	}
+}
+
+// TestHashCacheWaitsForSettledFiles: a file version younger than the settle
+// interval is hashed but not remembered (a second write within the same
+// clock tick could keep its stamp); an older one is remembered.
+func TestHashCacheWaitsForSettledFiles(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "x.h")
+	if err := os.WriteFile(p, []byte("#include <y.h>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	st := cc.StampOf(fi)
+	hc := newHashCache(100)
+	e, err := hc.get(int(f.Fd()), st)
+	if err != nil || len(e.dirs.Refs) != 1 {
+		t.Fatalf("get = %+v, %v", e, err)
+	}
+	if _, ok := hc.lookup(st); ok {
+		t.Error("a file written just now was remembered")
+	}
+	hc.now = func() time.Time { return time.Now().Add(2 * absentSettle) }
+	if _, err := hc.get(int(f.Fd()), st); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := hc.lookup(st); !ok {
+		t.Error("a settled file was not remembered")
 	}
 }
