@@ -22,10 +22,9 @@ import (
 
 // Timeouts of the agent's side of a job.
 const (
-	jobTimeout    = 30 * time.Minute // a remote compile, transfers included
-	strictWait    = 10 * time.Minute // DISTMESH_FALLBACK=0: waiting for a remote slot
-	noPeerGrace   = 30 * time.Second // DISTMESH_FALLBACK=0: waiting for any suitable peer
-	openBatchSize = cc.MaxFDsPerMessage
+	jobTimeout  = 30 * time.Minute // a remote compile, transfers included
+	strictWait  = 10 * time.Minute // DISTMESH_FALLBACK=0: waiting for a remote slot
+	noPeerGrace = 30 * time.Second // DISTMESH_FALLBACK=0: waiting for any suitable peer
 )
 
 func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, h cc.Hello) {
@@ -223,26 +222,30 @@ type inputs struct {
 	pre map[string]int
 }
 
-// request asks the wrapper to open names, in batches, and calls got with
-// each name and its descriptor (-1 when it did not open: gone since the
-// walk, so the compile will not find it either).
+// request asks the wrapper to open names and calls got with each name and
+// its descriptor (-1 when it did not open: gone since the walk, so the
+// compile will not find it either).
 func (in *inputs) request(names []string, got func(name string, fd int) error) error {
+	if len(names) == 0 {
+		return nil
+	}
+	if err := in.lc.SendJSON("open", cc.Open{Paths: names}); err != nil {
+		return err
+	}
 	for len(names) > 0 {
-		batch := names[:min(len(names), openBatchSize)]
-		names = names[len(batch):]
-		if err := in.lc.SendJSON("open", cc.Open{Paths: batch}); err != nil {
-			return err
-		}
 		var opened cc.Opened
 		fds, err := in.lc.RecvJSON("opened", &opened)
 		in.m.opened = append(in.m.opened, fds...)
 		if err != nil {
 			return err
 		}
+		if len(opened.OK) == 0 || len(opened.OK) > len(names) {
+			return errors.New("agent protocol: bad answer to open")
+		}
 		i := 0
-		for j, name := range batch {
+		for j, name := range names[:len(opened.OK)] {
 			fd := -1
-			if j < len(opened.OK) && opened.OK[j] {
+			if opened.OK[j] {
 				if i >= len(fds) {
 					return errors.New("agent protocol: descriptors missing")
 				}
@@ -253,6 +256,7 @@ func (in *inputs) request(names []string, got func(name string, fd int) error) e
 				return err
 			}
 		}
+		names = names[len(opened.OK):]
 	}
 	return nil
 }

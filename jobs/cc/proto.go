@@ -39,12 +39,15 @@ type Deps struct {
 	Paths []string `json:"paths"`
 }
 
+// Open asks the wrapper to open files. It answers with Opened messages in
+// order, each for the next names, carrying the descriptors of those that
+// opened (at most MaxFDsPerMessage each), until every name is answered.
 type Open struct {
 	Paths []string `json:"paths"`
 }
 
 type Opened struct {
-	OK []bool `json:"ok"`
+	OK []bool `json:"ok"` // for the next len(OK) names
 }
 
 type Local struct {

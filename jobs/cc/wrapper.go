@@ -195,7 +195,12 @@ func (w *wrapper) openMore(payload []byte) error {
 	}
 	var ok Opened
 	var fds []int
-	defer func() {
+	send := func() error {
+		b, err := json.Marshal(ok)
+		if err != nil {
+			return err
+		}
+		err = w.conn.SendFDs("opened", b, fds)
 		// The descriptors are the agent's now; exit closes this process's
 		// copies at a fraction of a close call each (and they are
 		// close-on-exec for a local compile). A unit with thousands of
@@ -205,7 +210,9 @@ func (w *wrapper) openMore(payload []byte) error {
 				unix.Close(fd)
 			}
 		}
-	}()
+		ok.OK, fds = ok.OK[:0], fds[:0]
+		return err
+	}
 	for _, p := range req.Paths {
 		// Non-blocking: a FIFO named as a header must not hang the wrapper
 		// (the agent refuses anything but a regular file).
@@ -214,12 +221,16 @@ func (w *wrapper) openMore(payload []byte) error {
 		if err == nil {
 			fds = append(fds, fd)
 		}
+		if len(fds) == MaxFDsPerMessage {
+			if err := send(); err != nil {
+				return err
+			}
+		}
 	}
-	b, err := json.Marshal(ok)
-	if err != nil {
-		return err
+	if len(ok.OK) > 0 || len(req.Paths) == 0 {
+		return send()
 	}
-	return w.conn.SendFDs("opened", b, fds)
+	return nil
 }
 
 // finish writes the outputs the wrapper itself expects, atomically, then
