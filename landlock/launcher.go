@@ -228,22 +228,25 @@ func buildRoot(s Spec, src sources) error {
 	return unix.Chdir("/")
 }
 
-// becomeJobUser switches every thread to uid and gid 0 of the job's user
-// namespace, the job's ids outside, keeping the capabilities (of that
-// namespace only) that building the root needs. When the daemon is root,
-// the launcher ran as the node's uid 0 until now, so that it could open
-// Root and Install like the daemon (Root may sit in a 0700 directory);
-// files it creates (in /tmp, /dev) must belong to the job's user.
+// becomeJobUser switches the launcher's thread to uid and gid 0 of the
+// job's user namespace, the job's ids outside, keeping the capabilities (of
+// that namespace only) that building the root needs. When the daemon is
+// root, the launcher ran as the node's uid 0 until now, so that it could
+// open Root and Install like the daemon (Root may sit in a 0700
+// directory); files it creates (in /tmp, /dev) must belong to the job's
+// user. Like every confinement step, this changes the calling thread only
+// (see threadSyscall): syscall.Setresuid would stop the world to change
+// every thread, a millisecond or more per call here.
 func becomeJobUser(setGroups bool) error {
 	if setGroups {
-		if err := syscall.Setgroups(nil); err != nil {
+		if err := threadSyscall(unix.SYS_SETGROUPS, 0, 0, 0); err != nil {
 			return fmt.Errorf("setgroups: %w", err)
 		}
 	}
-	if err := syscall.Setresgid(0, 0, 0); err != nil {
+	if err := threadSyscall(unix.SYS_SETRESGID, 0, 0, 0); err != nil {
 		return fmt.Errorf("setresgid: %w", err)
 	}
-	if err := syscall.Setresuid(0, 0, 0); err != nil {
+	if err := threadSyscall(unix.SYS_SETRESUID, 0, 0, 0); err != nil {
 		return fmt.Errorf("setresuid: %w", err)
 	}
 	return nil
