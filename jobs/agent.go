@@ -81,10 +81,12 @@ type AgentStats struct {
 	Retries    int64 `json:"retries"`
 	Speculated int64 `json:"speculated"` // long jobs also started on another peer
 	// Of the jobs whose inputs were gathered: those whose cached manifest
-	// still held (no scan), and those scanned.
-	ManifestHits   int64            `json:"manifest_hits"`
-	ManifestMisses int64            `json:"manifest_misses"`
-	Fallbacks      map[string]int64 `json:"fallbacks"` // local compiles by reason
+	// still held (no scan), of which some with edited inputs whose include
+	// directives had not changed, and those scanned.
+	ManifestHits      int64            `json:"manifest_hits"`
+	ManifestRefreshes int64            `json:"manifest_refreshes"`
+	ManifestMisses    int64            `json:"manifest_misses"`
+	Fallbacks         map[string]int64 `json:"fallbacks"` // local compiles by reason
 }
 
 // JobRecord is one finished job, for status.

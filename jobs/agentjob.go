@@ -315,37 +315,66 @@ func (in *inputs) add(name string, fd int) error {
 }
 
 // reuse takes a cached manifest whose lookups all still hold: the wrapper
-// opens its inputs, and when every one is the version cached, that is the
-// job's manifest. Otherwise the descriptors are kept for the scan.
-func (in *inputs) reuse(cm *cachedManifest) (bool, error) {
+// opens its inputs, and when each is the version cached, or the same file
+// with new contents but the same include directives (see manifestCache),
+// that is the job's manifest, with the new versions. Otherwise the
+// descriptors are kept for the scan.
+func (in *inputs) reuse(key Hash, cm *cachedManifest) (ok, refreshed bool, err error) {
 	names := make([]string, len(cm.inputs))
 	for i, f := range cm.inputs {
 		names[i] = f.name
 	}
-	i, current := 0, true
-	err := in.request(names, func(name string, fd int) error {
+	type change struct {
+		i, fd int
+		st    syscall.Stat_t
+	}
+	var changed []change
+	i, usable := 0, true
+	err = in.request(names, func(name string, fd int) error {
+		defer func() { i++ }()
+		if fd < 0 {
+			usable = false
+			return nil
+		}
+		in.pre[name] = fd
 		var st syscall.Stat_t
 		switch {
-		case fd < 0:
-			current = false
-		case syscall.Fstat(fd, &st) != nil || !cm.current(i, &st):
-			current = false
-			in.pre[name] = fd
-		default:
-			in.pre[name] = fd
+		case syscall.Fstat(fd, &st) != nil:
+			usable = false
+		case !cm.current(i, &st):
+			changed = append(changed, change{i, fd, st})
 		}
-		i++
 		return nil
 	})
-	if err != nil || !current {
-		return false, err
+	if err != nil || !usable || len(changed) > 0 && !cm.scanned {
+		return false, false, err
 	}
-	in.m.entries = slices.Clone(cm.entries)
-	for _, f := range cm.inputs {
+	inputs, entries := cm.inputs, slices.Clone(cm.entries)
+	if len(changed) > 0 {
+		inputs = slices.Clone(cm.inputs)
+		for _, c := range changed {
+			old := cm.inputs[c.i]
+			// The same file (the lookups found the same one), edited.
+			if c.st.Dev != old.stamp.Dev || c.st.Ino != old.stamp.Ino {
+				return false, false, nil
+			}
+			stamp := stampOfStat(&c.st)
+			he, err := in.a.hashes.get(c.fd, stamp)
+			if err != nil || !he.dirs.same(old.dirs) {
+				return false, false, nil
+			}
+			e := &entries[old.entry]
+			e.Mode, e.MTime, e.Size, e.Hash = c.st.Mode&0o777, c.st.Mtim.Nano(), c.st.Size, he.hash
+			inputs[c.i] = cachedInput{name: old.name, entry: old.entry, stamp: stamp, hash: he.hash, dirs: &he.dirs}
+		}
+		in.a.manifests.refresh(key, cm, inputs, slices.Clone(entries))
+	}
+	in.m.entries = entries
+	for _, f := range inputs {
 		in.m.content[f.hash] = in.pre[f.name]
 	}
 	clear(in.pre)
-	return true, nil
+	return true, len(changed) > 0, nil
 }
 
 // gatherInputs finds and opens every input of a job: from the manifest
@@ -360,10 +389,13 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 	in.w.absent = a.absent
 	key := manifestKey(comp, h)
 	if cm, ok := a.manifests.lookup(key, in.w); ok {
-		if ok, err := in.reuse(cm); ok || err != nil {
+		if ok, refreshed, err := in.reuse(key, cm); ok || err != nil {
 			if ok {
 				a.mu.Lock()
 				a.stats.ManifestHits++
+				if refreshed {
+					a.stats.ManifestRefreshes++
+				}
 				a.mu.Unlock()
 			}
 			return in.m, err
@@ -417,7 +449,9 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 	if err := in.open(need); err != nil {
 		return in.m, err
 	}
-	for _, e := range in.w.entries {
+	index := make(map[string]int, len(in.w.entries))
+	for p, e := range in.w.entries {
+		index[p] = len(in.m.entries)
 		in.m.entries = append(in.m.entries, e)
 	}
 	cached := make([]cachedInput, 0, len(files))
@@ -426,9 +460,9 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 		if !ok {
 			return in.m, nil // gone since the scan: nothing to cache
 		}
-		cached = append(cached, cachedInput{name: f.name, stamp: in.stamps[f.phys], hash: he.hash})
+		cached = append(cached, cachedInput{name: f.name, entry: index[f.phys], stamp: in.stamps[f.phys], hash: he.hash, dirs: &he.dirs})
 	}
-	a.manifests.store(key, cached, in.m.entries, in.w, s.w)
+	a.manifests.store(key, !s.probesOnly, cached, in.m.entries, in.w, s.w)
 	return in.m, nil
 }
 

@@ -1,5 +1,7 @@
 package jobs
 
+import "slices"
+
 // includeRef is one place a file names another: an #include, #include_next,
 // #import, #pragma GCC dependency, or a __has_include operand.
 type includeRef struct {
@@ -21,6 +23,12 @@ type directives struct {
 	// ComputedProbe is set for __has_include(MACRO), which no dependency
 	// list reveals either: such a job is compiled locally.
 	ComputedProbe bool `json:"cp,omitempty"`
+}
+
+// same reports whether two files name the same others in the same way,
+// which is all the scanner reads of them.
+func (d *directives) same(o *directives) bool {
+	return d.ComputedInclude == o.ComputedInclude && d.ComputedProbe == o.ComputedProbe && slices.Equal(d.Refs, o.Refs)
 }
 
 // parseDirectives reads a C-family source's preprocessor directives. It

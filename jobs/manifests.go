@@ -34,10 +34,19 @@ import (
 // the descriptors the wrapper passes, which the agent needs anyway: same
 // device, inode, size and times as the version that was hashed.
 //
-// For a job whose inputs came from the compiler's dependency list (a
-// computed #include), the candidates the compiler probed are not known;
-// as with ccache, a new header earlier on the search path is then not
-// noticed until an input changes.
+// An input whose contents changed but whose include directives did not
+// (an edited function body) leaves the scan's answer as it was: the
+// scanner reads directives, not macros, and takes both branches of every
+// conditional, so the same directives and the same lookups reach the same
+// files. Such a manifest is reused with that input's new version
+// (refreshed), without a scan. Not so for a manifest taken from the
+// compiler's dependency list (a computed #include), which depends on
+// macro values: any changed input rescans it.
+//
+// For a job whose inputs came from the compiler's dependency list, the
+// candidates the compiler probed are not known; as with ccache, a new
+// header earlier on the search path is then not noticed until an input
+// changes.
 type manifestCache struct {
 	max int
 	now func() time.Time // the clock the settle interval is measured on
@@ -51,14 +60,17 @@ type cachedManifest struct {
 	dirs    []dirCheck
 	inputs  []cachedInput
 	entries []Entry // the manifest as sent: directories, symlinks, files
+	scanned bool    // found by the include scanner, not by the compiler
 }
 
-// cachedInput is one input file: the name the wrapper opens it by, and the
-// version that was hashed.
+// cachedInput is one input file: the name the wrapper opens it by, its
+// entry in the manifest, and the version that was hashed.
 type cachedInput struct {
 	name  string
+	entry int // index in cachedManifest.entries
 	stamp cc.FileStamp
 	hash  Hash
+	dirs  *directives
 }
 
 // dirCheck is every name a job looked up in one directory (physical
@@ -134,13 +146,11 @@ func (cm *cachedManifest) current(i int, st *syscall.Stat_t) bool {
 // lookups that found them (every lstat of the job's walkers, taken in
 // walking order, so a directory's stamp predates the lookups in it). A job
 // whose lookups or inputs cannot all be checked later is not cached.
-func (mc *manifestCache) store(key Hash, inputs []cachedInput, entries []Entry, walkers ...*walker) {
-	settled := mc.now().Add(-absentSettle).UnixNano()
-	for _, in := range inputs {
-		if in.stamp.MTime > settled || in.stamp.CTime > settled {
-			return // possibly changed again within the same tick
-		}
+func (mc *manifestCache) store(key Hash, scanned bool, inputs []cachedInput, entries []Entry, walkers ...*walker) {
+	if !mc.settled(inputs) {
+		return
 	}
+	settled := mc.now().Add(-absentSettle).UnixNano()
 	lstats := map[string]lstatResult{}
 	for _, w := range walkers {
 		for p, r := range w.lstat {
@@ -179,7 +189,7 @@ func (mc *manifestCache) store(key Hash, inputs []cachedInput, entries []Entry, 
 		d.names = append(d.names, n)
 	}
 	slices.Sort(dirs)
-	cm := &cachedManifest{inputs: inputs, entries: slices.Clone(entries)}
+	cm := &cachedManifest{inputs: inputs, entries: slices.Clone(entries), scanned: scanned}
 	for _, dir := range dirs {
 		cm.dirs = append(cm.dirs, *byDir[dir])
 	}
@@ -189,6 +199,32 @@ func (mc *manifestCache) store(key Hash, inputs []cachedInput, entries []Entry, 
 		clear(mc.m) // bounded; a build refills it
 	}
 	mc.m[key] = cm
+}
+
+// settled reports whether every input version is old enough to be
+// remembered: one changed again within the same tick of the kernel's clock
+// would keep its times.
+func (mc *manifestCache) settled(inputs []cachedInput) bool {
+	settled := mc.now().Add(-absentSettle).UnixNano()
+	for _, in := range inputs {
+		if in.stamp.MTime > settled || in.stamp.CTime > settled {
+			return false
+		}
+	}
+	return true
+}
+
+// refresh replaces the cached manifest old by the same lookups with new
+// input versions, unless another job replaced it meanwhile.
+func (mc *manifestCache) refresh(key Hash, old *cachedManifest, inputs []cachedInput, entries []Entry) {
+	if !mc.settled(inputs) {
+		return
+	}
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	if mc.m[key] == old {
+		mc.m[key] = &cachedManifest{dirs: old.dirs, inputs: inputs, entries: entries, scanned: old.scanned}
+	}
 }
 
 func statOf(fi fs.FileInfo) (*syscall.Stat_t, bool) {

@@ -15,11 +15,14 @@ import (
 const settle = 2500 * time.Millisecond
 
 // TestRebuildSeesChanges: between builds through the mesh, a header is
-// edited in place (same size), shadowed by a new header earlier on the
-// search path, unshadowed, and replaced by a rename (as editors save);
-// after each, the object through the mesh equals a local compile of the
-// tree as it now is. An unchanged rebuild takes its inputs from the
-// agent's manifest cache; the changed ones must not.
+// edited in place (same size), made to include another, shadowed by a new
+// header earlier on the search path, unshadowed, and replaced by a rename
+// (as editors save); the source is edited; a header that names the file a
+// computed #include reads is edited. After each, the object through the
+// mesh equals a local compile of the tree as it now is. An unchanged
+// rebuild takes its inputs from the agent's manifest cache, and so does
+// one whose edits left every #include as it was (with the new contents);
+// every other change is scanned again.
 func TestRebuildSeesChanges(t *testing.T) {
 	needSandbox(t)
 	m := newTestMesh(t, "server")
@@ -48,7 +51,7 @@ func TestRebuildSeesChanges(t *testing.T) {
 	var last []byte
 	// check compiles locally and through the mesh and compares; it
 	// returns how the agent found the job's inputs.
-	check := func(step string) (hits, misses int) {
+	check := func(step string) (hits, refreshes int) {
 		t.Helper()
 		local := exec.Command("gcc", args...)
 		local.Dir = dir
@@ -57,7 +60,7 @@ func TestRebuildSeesChanges(t *testing.T) {
 		}
 		want, _ := os.ReadFile(filepath.Join(dir, "main.o"))
 		os.Remove(filepath.Join(dir, "main.o"))
-		h0, m0 := m.agentCounter("client", "manifest_hits"), m.agentCounter("client", "manifest_misses")
+		h0, r0 := m.agentCounter("client", "manifest_hits"), m.agentCounter("client", "manifest_refreshes")
 		sent := m.counter("client", "jobs_sent")
 		cmd := exec.Command(m.bin, append([]string{"gcc"}, args...)...)
 		cmd.Dir, cmd.Env = dir, env
@@ -75,7 +78,7 @@ func TestRebuildSeesChanges(t *testing.T) {
 			t.Fatalf("%s: the change did not change the local object; the step tests nothing", step)
 		}
 		last = want
-		return m.agentCounter("client", "manifest_hits") - h0, m.agentCounter("client", "manifest_misses") - m0
+		return m.agentCounter("client", "manifest_hits") - h0, m.agentCounter("client", "manifest_refreshes") - r0
 	}
 	// cached builds once the tree has settled, so the agent caches the
 	// manifest, and checks that an unchanged rebuild reuses it.
@@ -85,8 +88,8 @@ func TestRebuildSeesChanges(t *testing.T) {
 		last = nil
 		check(step + ", settled")
 		last = nil
-		if hits, _ := check(step + ", unchanged"); hits != 1 {
-			t.Errorf("%s: an unchanged rebuild did not reuse the cached manifest", step)
+		if hits, refreshes := check(step + ", unchanged"); hits != 1 || refreshes != 0 {
+			t.Errorf("%s: an unchanged rebuild did not reuse the cached manifest as it was (hits %d, refreshes %d)", step, hits, refreshes)
 		}
 	}
 
@@ -94,10 +97,23 @@ func TestRebuildSeesChanges(t *testing.T) {
 	cached("first build")
 
 	write("second/cfg.h", "#define CFG 2\n") // same size, in place
-	if hits, _ := check("header edited in place"); hits != 0 {
-		t.Error("an edited header was taken from the manifest cache")
+	if hits, refreshes := check("header edited in place"); hits != 1 || refreshes != 1 {
+		t.Errorf("a header edited with its #includes unchanged was not taken from the manifest cache with its new contents (hits %d, refreshes %d)", hits, refreshes)
 	}
 	cached("header edited")
+
+	write("second/extra.h", "#define EXTRA 7\n")
+	write("second/cfg.h", "#include \"extra.h\"\n#define CFG (EXTRA + 5)\n")
+	if hits, _ := check("header gains an #include"); hits != 0 {
+		t.Error("a header that gained an #include was taken from the manifest cache")
+	}
+	cached("header gained an #include")
+
+	write("main.c", "#include <cfg.h>\nint value(void) { return CFG * 3; }\n")
+	if hits, refreshes := check("source edited"); hits != 1 || refreshes != 1 {
+		t.Errorf("a source edited with its #includes unchanged was not taken from the manifest cache with its new contents (hits %d, refreshes %d)", hits, refreshes)
+	}
+	cached("source edited")
 
 	write("first/cfg.h", "#define CFG 3\n") // earlier on the search path
 	if hits, _ := check("header shadowed"); hits != 0 {
@@ -114,6 +130,22 @@ func TestRebuildSeesChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("header replaced by a rename")
+
+	// A computed #include: its inputs come from the compiler's own
+	// dependency list, which depends on macro values, so an edit that
+	// keeps every #include but changes a macro rescans.
+	write("pick/pick.h", "#define PICK \"one.h\"\n")
+	write("pick/one.h", "#define V 1\n")
+	write("pick/two.h", "#define V 2\n")
+	write("computed.c", "#include \"pick/pick.h\"\n#include PICK\nint v(void) { return V; }\n")
+	args = []string{"-g", "-O2", "-Ipick", "-c", "computed.c", "-o", "main.o"}
+	last = nil
+	check("computed include")
+	cached("computed include")
+	write("pick/pick.h", "#define PICK \"two.h\"\n") // same size, in place
+	if hits, _ := check("computed include redirected"); hits != 0 {
+		t.Error("a job with a computed #include was taken from the manifest cache after an input changed")
+	}
 }
 
 // agentCounter is a counter from the agent section of a node's status.
