@@ -324,6 +324,9 @@ func (in *inputs) reuse(key Hash, cm *cachedManifest) (ok, refreshed bool, err e
 	for i, f := range cm.inputs {
 		names[i] = f.name
 	}
+	if len(in.pre) == 0 {
+		in.pre = make(map[string]int, len(names))
+	}
 	type change struct {
 		i, fd int
 		st    syscall.Stat_t
@@ -384,7 +387,7 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 	if !path.IsAbs(h.Dir) {
 		return nil, errors.New("working directory is not absolute")
 	}
-	in := &inputs{a: a, lc: lc, w: newWalker(h.Dir), m: &manifest{content: map[Hash]int{}},
+	in := &inputs{a: a, lc: lc, w: newWalker(h.Dir), m: &manifest{content: make(map[Hash]int, 256)},
 		known: map[string]*hashEntry{}, stamps: map[string]cc.FileStamp{}, pre: map[string]int{}}
 	in.w.absent = a.absent
 	key := manifestKey(comp, h)
@@ -404,6 +407,7 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 	a.mu.Lock()
 	a.stats.ManifestMisses++
 	a.mu.Unlock()
+	in.w = in.w.sized(int(a.scanLookups.Load()))
 	for _, d := range append([]string{h.Dir, h.PWD}, h.Dirs...) {
 		if d != "" {
 			if err := in.w.addDir(d); err != nil {
@@ -463,6 +467,7 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 		cached = append(cached, cachedInput{name: f.name, entry: index[f.phys], stamp: in.stamps[f.phys], hash: he.hash, dirs: &he.dirs})
 	}
 	a.manifests.store(key, !s.probesOnly, cached, in.m.entries, in.w, s.w)
+	a.scanLookups.Store(int64(len(in.w.lstat) + len(s.w.lstat)))
 	return in.m, nil
 }
 

@@ -55,6 +55,7 @@ type walker struct {
 	// done memoizes whole resolutions: a job resolves most names more than
 	// once (scan, manifest check, open, the .gch check).
 	done map[string]resolved
+	hint int // how many lookups the job is expected to make
 }
 
 type resolved struct {
@@ -69,8 +70,33 @@ type lstatResult struct {
 	err    error
 }
 
-func newWalker(cwd string) *walker {
-	return &walker{cwd: cwd, entries: make(map[string]Entry), lstat: make(map[string]lstatResult), done: make(map[string]resolved)}
+func newWalker(cwd string) *walker { return newWalkerSized(cwd, 0) }
+
+// newWalkerSized is a walker whose maps are made for about n lookups: a
+// scan makes thousands, and growing the maps step by step cost a tenth of
+// the agent's time.
+func newWalkerSized(cwd string, n int) *walker {
+	return &walker{cwd: cwd, hint: n, entries: make(map[string]Entry, n/4), lstat: make(map[string]lstatResult, n), done: make(map[string]resolved, n)}
+}
+
+// sized is w with its maps made for about n lookups, keeping what w
+// recorded.
+func (w *walker) sized(n int) *walker {
+	if n <= len(w.lstat) {
+		return w
+	}
+	s := newWalkerSized(w.cwd, n)
+	s.lookup, s.absent = w.lookup, w.absent
+	for k, v := range w.entries {
+		s.entries[k] = v
+	}
+	for k, v := range w.lstat {
+		s.lstat[k] = v
+	}
+	for k, v := range w.done {
+		s.done[k] = v
+	}
+	return s
 }
 
 func (w *walker) stat(p string) lstatResult {

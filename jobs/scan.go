@@ -56,8 +56,9 @@ type scanState struct {
 }
 
 func newScan(w *walker, quote, bracket []string, lookup func(string, fs.FileInfo) (*directives, bool)) *scanState {
+	n := w.hint
 	return &scanState{w: w, quote: quote, bracket: bracket, lookup: lookup,
-		files: map[string]scanFile{}, followed: map[string]bool{}, absent: map[string]bool{}, resolved: map[string]bool{}}
+		files: make(map[string]scanFile, n/4), followed: make(map[string]bool, n/4), absent: make(map[string]bool, n/2), resolved: make(map[string]bool, n/2)}
 }
 
 // addRoot adds a file the compile reads first: the source, an -include or
