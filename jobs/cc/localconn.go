@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // LocalConn is the agent socket's framing: messages "TYPE LENGTH NFDS\n"
@@ -203,9 +205,23 @@ func CloseFiles(files []*os.File) {
 }
 
 // CloseFDs closes raw descriptors.
+// CloseFDs closes descriptors, each run of consecutive numbers with one
+// close_range call: a job's inputs arrive by the hundred and mostly in
+// runs, and a system call each was a tenth of the agent's time per job.
+// fds is sorted in place.
 func CloseFDs(fds []int) {
-	for _, fd := range fds {
-		syscall.Close(fd)
+	slices.Sort(fds)
+	for i := 0; i < len(fds); {
+		j := i + 1
+		for j < len(fds) && fds[j] <= fds[j-1]+1 {
+			j++
+		}
+		if j-i == 1 || unix.CloseRange(uint(fds[i]), uint(fds[j-1]), 0) != nil {
+			for _, fd := range fds[i:j] {
+				syscall.Close(fd)
+			}
+		}
+		i = j
 	}
 }
 
