@@ -3,10 +3,8 @@ package cc
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
-	"sync"
 )
 
 // compileEnv lists the environment variables that change what a compiler
@@ -105,23 +103,26 @@ func lookupEnv(env []string, name string) (string, bool) {
 	return "", false
 }
 
-// The patterns are compiled on first use: every compile starts a wrapper,
-// and most environments carry none of these variables.
-var (
-	// GCC reads SOURCE_DATE_EPOCH as a non-negative decimal integer no
-	// larger than 253402300799 (12 digits).
-	epochRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]{1,12}$`) })
-	// Locale names, or "": no "/" (glibc loads a locale named by a path).
-	localeRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.@+-]*$`) })
-	// GCC_COLORS: name=SGR entries separated by colons, e.g.
-	// "error=01;31:warning=01;35:locus=01"; empty disables colours.
-	colorsRe = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`^([a-z0-9-]+=[0-9;]*)?(:([a-z0-9-]+=[0-9;]*)?)*$`)
-	})
-)
+// The checks below are written out rather than regular expressions:
+// compiling one cost the wrapper, which every compile starts, a tenth of
+// its own work.
 
+// only reports whether every byte of v is one that ok accepts.
+func only(v string, ok func(c byte) bool) bool {
+	for i := 0; i < len(v); i++ {
+		if !ok(v[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// checkEpoch: GCC reads SOURCE_DATE_EPOCH as a non-negative decimal
+// integer no larger than 253402300799 (12 digits).
 func checkEpoch(v string) error {
-	if !epochRe().MatchString(v) {
+	if len(v) < 1 || len(v) > 12 || !only(v, isDigit) {
 		return fmt.Errorf("not a number of seconds")
 	}
 	return nil
@@ -149,8 +150,12 @@ func checkDepsSpec(v string) error {
 	return nil
 }
 
+// checkLocale accepts locale names, or "": no "/" (glibc loads a locale
+// named by a path).
 func checkLocale(v string) error {
-	if !localeRe().MatchString(v) {
+	if !only(v, func(c byte) bool {
+		return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || isDigit(c) || strings.IndexByte("_.@+-", c) >= 0
+	}) {
 		return fmt.Errorf("not a locale name")
 	}
 	return nil
@@ -180,8 +185,21 @@ func ZoneFile(tz string) string {
 	return "/usr/share/zoneinfo/" + tz
 }
 
+// checkColors accepts GCC_COLORS: name=SGR entries separated by colons,
+// e.g. "error=01;31:warning=01;35:locus=01", empty ones allowed; empty
+// disables colours.
 func checkColors(v string) error {
-	if !colorsRe().MatchString(v) {
+	ok := true
+	for entry := range strings.SplitSeq(v, ":") {
+		if entry == "" {
+			continue
+		}
+		name, sgr, found := strings.Cut(entry, "=")
+		ok = ok && found && name != "" &&
+			only(name, func(c byte) bool { return 'a' <= c && c <= 'z' || isDigit(c) || c == '-' }) &&
+			only(sgr, func(c byte) bool { return isDigit(c) || c == ';' })
+	}
+	if !ok {
 		return fmt.Errorf("not name=SGR[:name=SGR...]")
 	}
 	return nil

@@ -2,6 +2,8 @@ package cc
 
 import (
 	"errors"
+	"math/rand/v2"
+	"regexp"
 	"slices"
 	"testing"
 )
@@ -117,5 +119,35 @@ func TestZoneFile(t *testing.T) {
 	}
 	if err := CheckEnv([]string{"TZ=../../etc/shadow"}); err == nil {
 		t.Error("TZ with .. accepted")
+	}
+}
+
+// TestEnvChecksMatchTheirGrammar compares the written-out checks of
+// SOURCE_DATE_EPOCH, locale names and GCC_COLORS with the grammars they
+// implement, as regular expressions, on random strings of the bytes that
+// matter.
+func TestEnvChecksMatchTheirGrammar(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		check    func(string) error
+		grammar  string
+		alphabet string
+	}{
+		{"epoch", checkEpoch, `^[0-9]{1,12}$`, "0123456789x-"},
+		{"locale", checkLocale, `^[A-Za-z0-9_.@+-]*$`, "aZ09_.@+-/ \xe9"},
+		{"colors", checkColors, `^([a-z0-9-]+=[0-9;]*)?(:([a-z0-9-]+=[0-9;]*)?)*$`, "ae0-=;:=:X "},
+	} {
+		re := regexp.MustCompile(c.grammar)
+		rng := rand.New(rand.NewPCG(1, 2))
+		for range 20000 {
+			b := make([]byte, rng.IntN(16))
+			for i := range b {
+				b[i] = c.alphabet[rng.IntN(len(c.alphabet))]
+			}
+			v := string(b)
+			if got, want := c.check(v) == nil, re.MatchString(v); got != want {
+				t.Errorf("%s %q: accepted %v, grammar says %v", c.name, v, got, want)
+			}
+		}
 	}
 }
