@@ -324,9 +324,7 @@ func (in *inputs) reuse(key Hash, cm *cachedManifest) (ok, refreshed bool, err e
 	for i, f := range cm.inputs {
 		names[i] = f.name
 	}
-	if len(in.pre) == 0 {
-		in.pre = make(map[string]int, len(names))
-	}
+	in.pre = make(map[string]int, len(names))
 	type change struct {
 		i, fd int
 		st    syscall.Stat_t
@@ -352,9 +350,11 @@ func (in *inputs) reuse(key Hash, cm *cachedManifest) (ok, refreshed bool, err e
 	if err != nil || !usable || len(changed) > 0 && !cm.scanned {
 		return false, false, err
 	}
-	inputs, entries := cm.inputs, slices.Clone(cm.entries)
+	// Cached entries are never changed, only replaced: the job reads them
+	// as they are, and a refresh works on copies.
+	inputs, entries := cm.inputs, cm.entries
 	if len(changed) > 0 {
-		inputs = slices.Clone(cm.inputs)
+		inputs, entries = slices.Clone(cm.inputs), slices.Clone(cm.entries)
 		for _, c := range changed {
 			old := cm.inputs[c.i]
 			// The same file (the lookups found the same one), edited.
@@ -370,7 +370,7 @@ func (in *inputs) reuse(key Hash, cm *cachedManifest) (ok, refreshed bool, err e
 			e.Mode, e.MTime, e.Size, e.Hash = c.st.Mode&0o777, c.st.Mtim.Nano(), c.st.Size, he.hash
 			inputs[c.i] = cachedInput{name: old.name, entry: old.entry, stamp: stamp, hash: he.hash, dirs: &he.dirs}
 		}
-		in.a.manifests.refresh(key, cm, inputs, slices.Clone(entries))
+		in.a.manifests.refresh(key, cm, inputs, entries)
 	}
 	in.m.entries = entries
 	for _, f := range inputs {
@@ -387,8 +387,8 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 	if !path.IsAbs(h.Dir) {
 		return nil, errors.New("working directory is not absolute")
 	}
-	in := &inputs{a: a, lc: lc, w: newWalker(h.Dir), m: &manifest{content: make(map[Hash]int, 256)},
-		known: map[string]*hashEntry{}, stamps: map[string]cc.FileStamp{}, pre: map[string]int{}}
+	in := &inputs{a: a, lc: lc, w: newWalker(h.Dir), m: &manifest{content: map[Hash]int{}},
+		known: map[string]*hashEntry{}, stamps: map[string]cc.FileStamp{}}
 	in.w.absent = a.absent
 	key := manifestKey(comp, h)
 	if cm, ok := a.manifests.lookup(key, in.w); ok {

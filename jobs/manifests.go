@@ -59,7 +59,7 @@ type manifestCache struct {
 type cachedManifest struct {
 	dirs    []dirCheck
 	inputs  []cachedInput
-	entries []Entry // the manifest as sent: directories, symlinks, files
+	entries []Entry // the manifest as sent: directories, symlinks, files; shared with jobs, never changed
 	scanned bool    // found by the include scanner, not by the compiler
 }
 
@@ -145,12 +145,13 @@ func (cm *cachedManifest) current(i int, st *syscall.Stat_t) bool {
 // store remembers the manifest of a job: its entries, its inputs, and the
 // lookups that found them (every lstat of the job's walkers, taken in
 // walking order, so a directory's stamp predates the lookups in it). A job
-// whose lookups or inputs cannot all be checked later is not cached.
+// whose lookups or inputs cannot all be checked later is not cached. The
+// cache keeps entries as they are: the caller must not change them.
 func (mc *manifestCache) store(key Hash, scanned bool, inputs []cachedInput, entries []Entry, walkers ...*walker) {
-	if !mc.settled(inputs) {
+	settled := mc.settledBefore()
+	if !inputsSettled(inputs, settled) {
 		return
 	}
-	settled := mc.now().Add(-absentSettle).UnixNano()
 	lstats := map[string]lstatResult{}
 	for _, w := range walkers {
 		for p, r := range w.lstat {
@@ -189,7 +190,7 @@ func (mc *manifestCache) store(key Hash, scanned bool, inputs []cachedInput, ent
 		d.names = append(d.names, n)
 	}
 	slices.Sort(dirs)
-	cm := &cachedManifest{inputs: inputs, entries: slices.Clone(entries), scanned: scanned}
+	cm := &cachedManifest{inputs: inputs, entries: entries, scanned: scanned}
 	for _, dir := range dirs {
 		cm.dirs = append(cm.dirs, *byDir[dir])
 	}
@@ -201,11 +202,16 @@ func (mc *manifestCache) store(key Hash, scanned bool, inputs []cachedInput, ent
 	mc.m[key] = cm
 }
 
-// settled reports whether every input version is old enough to be
-// remembered: one changed again within the same tick of the kernel's clock
-// would keep its times.
-func (mc *manifestCache) settled(inputs []cachedInput) bool {
-	settled := mc.now().Add(-absentSettle).UnixNano()
+// settledBefore is the time (Unix nanoseconds) before which a change is
+// settled: one within the same tick of the kernel's clock as a later
+// change would have left the same times.
+func (mc *manifestCache) settledBefore() int64 {
+	return mc.now().Add(-absentSettle).UnixNano()
+}
+
+// inputsSettled reports whether every input version is settled, so old
+// enough to be remembered.
+func inputsSettled(inputs []cachedInput, settled int64) bool {
 	for _, in := range inputs {
 		if in.stamp.MTime > settled || in.stamp.CTime > settled {
 			return false
@@ -217,7 +223,7 @@ func (mc *manifestCache) settled(inputs []cachedInput) bool {
 // refresh replaces the cached manifest old by the same lookups with new
 // input versions, unless another job replaced it meanwhile.
 func (mc *manifestCache) refresh(key Hash, old *cachedManifest, inputs []cachedInput, entries []Entry) {
-	if !mc.settled(inputs) {
+	if !inputsSettled(inputs, mc.settledBefore()) {
 		return
 	}
 	mc.mu.Lock()

@@ -204,7 +204,6 @@ func CloseFiles(files []*os.File) {
 	}
 }
 
-// CloseFDs closes raw descriptors.
 // CloseFDs closes descriptors, each run of consecutive numbers with one
 // close_range call: a job's inputs arrive by the hundred and mostly in
 // runs, and a system call each was a tenth of the agent's time per job.
