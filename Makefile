@@ -5,7 +5,7 @@ export CGO_ENABLED = 0
 .PHONY: build test race vet demo bench clean
 
 build:
-	$(GO) build -trimpath -o bin/ ./cmd/distmesh ./cmd/distmesh-node
+	$(GO) build -trimpath -o bin/ ./cmd/distmesh ./cmd/distmesh-node ./cmd/distmesh-launcher
 
 vet:
 	$(GO) vet ./...

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/distmesh/distmesh/jobs/cc"
+	"github.com/distmesh/distmesh/jobs/wrap"
 	"github.com/distmesh/distmesh/keys"
 	"github.com/distmesh/distmesh/transport"
 )
@@ -128,7 +129,7 @@ func NewAgent(cfg AgentConfig) *Agent {
 // Run serves the socket and maintains the peers until ctx is cancelled; it
 // removes the socket before it returns.
 func (a *Agent) Run(ctx context.Context) error {
-	path := cc.SocketPath(a.cfg.Home)
+	path := wrap.SocketPath(a.cfg.Home)
 	// A socket left by a killed node: the caller holds the home's lock, so
 	// nobody else is serving it.
 	os.Remove(path)
@@ -219,7 +220,7 @@ func (a *Agent) allowed(c *net.UnixConn) (syscall.Ucred, bool) {
 	if cred.Uid == 0 || int(cred.Uid) == os.Getuid() {
 		return *cred, true
 	}
-	fi, err := os.Stat(cc.SocketPath(a.cfg.Home))
+	fi, err := os.Stat(wrap.SocketPath(a.cfg.Home))
 	if err != nil {
 		return *cred, false
 	}
@@ -256,13 +257,13 @@ func (a *Agent) serveConn(ctx context.Context, c *net.UnixConn) {
 	switch typ {
 	case "status":
 		lc.SendJSON("status", a.Status())
-	case "hello":
-		var h cc.Hello
-		if err := json.Unmarshal(payload, &h); err != nil {
-			lc.Send("error", []byte("bad hello"))
+	case "job":
+		j, err := wrap.DecodeJob(payload)
+		if err != nil {
+			lc.Send("local", []byte(err.Error()+": the wrapper and the agent are of different releases (restart distmesh join)"))
 			return
 		}
-		a.compile(ctx, lc, h)
+		a.compile(ctx, lc, j)
 	default:
 		lc.Send("error", []byte("unknown request "+typ))
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"github.com/distmesh/distmesh/jobs/cc"
+	"github.com/distmesh/distmesh/jobs/wrap"
 	"github.com/distmesh/distmesh/transport"
 )
 
@@ -27,16 +29,16 @@ const (
 	noPeerGrace = 30 * time.Second // DISTMESH_FALLBACK=0: waiting for any suitable peer
 )
 
-func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, h cc.Hello) {
-	rec := JobRecord{Source: h.Source, At: time.Now()}
-	log := a.log.With("source", h.Source)
+func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, j *wrap.Job) {
+	rec := JobRecord{At: time.Now()}
+	log := a.log
 	// local sends the job back to the wrapper's machine. The compiler it
 	// runs inherits the connection, which closes when the compile ends:
 	// that is when it is recorded, with how long it took.
 	local := func(why string) {
 		log.Debug("compiling locally", "why", why)
 		rec.Where, rec.Why = "local", why
-		if lc.SendJSON("local", cc.Local{Reason: why}) == nil {
+		if lc.Send("local", []byte(why)) == nil {
 			lc.Recv()
 		}
 		rec.Took = time.Since(rec.At)
@@ -48,21 +50,37 @@ func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, h cc.Hello) {
 		lc.Send("error", []byte(err.Error()))
 	}
 
-	comp, err := a.compilers.Get(ctx, h.Compiler)
+	comp, err := a.compilers.Get(ctx, j.Compiler)
 	if err != nil {
 		local("compiler: " + err.Error())
 		return
 	}
-	if fi, err := os.Stat(h.Compiler); err != nil || cc.StampOf(fi) != h.Stamp {
+	if fi, err := os.Stat(j.Compiler); err != nil || cc.StampOf(fi) != j.Stamp {
 		local("the wrapper sees another compiler file than the agent")
 		return
 	}
-	// The node's own checks, with the compiler's real family: a job the
-	// node would refuse is compiled locally without asking it.
-	if a := cc.Analyze(comp.Family, h.Args, h.Env); a.Local != "" {
-		local(a.Local)
+	var opened []int
+	defer func() { cc.CloseFDs(opened) }()
+	h, why := cc.NewHello(comp.Family, j, func(name string) (b []byte, err error) {
+		fds, err := openThrough(lc, []string{name}, func(_ string, fd int) error {
+			if fd < 0 {
+				return fmt.Errorf("cannot open %s", name)
+			}
+			b, err = readRegular(fd)
+			return err
+		})
+		opened = append(opened, fds...)
+		return b, err
+	})
+	if why != "" {
+		// Not a compile the mesh could take (a link, -E, a configure
+		// probe): the wrapper decided these alone before it asked the
+		// agent, so they are not recorded as local jobs.
+		lc.Send("local", []byte(why))
 		return
 	}
+	rec.Source = h.Source
+	log = log.With("source", h.Source)
 	if err := cc.CheckArgs(comp.Family, h.Args); err != nil {
 		local(err.Error())
 		return
@@ -99,7 +117,7 @@ func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, h cc.Hello) {
 		}
 	}()
 
-	m, err := a.gatherInputs(ctx, lc, comp, &h)
+	m, err := a.gatherInputs(ctx, lc, comp, h)
 	if m != nil {
 		defer cc.CloseFDs(m.opened)
 	}
@@ -136,14 +154,60 @@ func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, h cc.Hello) {
 	rec.Where, rec.Exit, rec.Took = res.Node, res.Exit, time.Since(rec.At)
 	a.record(rec, true)
 	log.Debug("compiled remotely", "node", res.Node, "exit", res.Exit, "ms", rec.Took.Milliseconds())
-	if err := lc.SendJSON("result", cc.Result{Exit: res.Exit, Stdout: res.Stdout, Stderr: res.Stderr, Node: res.Node, Outputs: res.Outputs}); err != nil {
-		return
+	if h.Debug {
+		lc.Send("log", []byte("compiled "+h.Source+" on "+res.Node))
 	}
-	for _, data := range outs {
-		if err := lc.Send("out", data); err != nil {
-			return
+	if err := sendResult(lc, h, &res, outs, log); err != nil {
+		log.Debug("wrapper gone before the result", "error", err)
+	}
+}
+
+// sendResult sends the wrapper a remote compile's result: the outputs its
+// arguments name (anything else a node returned is dropped and logged),
+// the compiler's messages and its exit status.
+func sendResult(lc *cc.LocalConn, h *cc.Hello, res *Result, outs [][]byte, log *slog.Logger) error {
+	for i, o := range res.Outputs {
+		kind := ""
+		for _, want := range h.Outputs {
+			if want.Path == o.Path {
+				kind = "w"
+				if want.Kind == cc.KindDepsAppend {
+					kind = "a"
+				}
+			}
+		}
+		if kind == "" || i >= len(outs) {
+			log.Warn("ignoring an output the compile does not write", "path", o.Path, "node", res.Node)
+			continue
+		}
+		if err := lc.Send("out", append(wrap.AppendList(nil, o.Path, kind), outs[i]...)); err != nil {
+			return err
 		}
 	}
+	if err := lc.Send("stdout", res.Stdout); err != nil {
+		return err
+	}
+	if err := lc.Send("stderr", res.Stderr); err != nil {
+		return err
+	}
+	return lc.Send("exit", []byte(strconv.Itoa(res.Exit)))
+}
+
+// readRegular reads a regular file from a descriptor the wrapper opened.
+func readRegular(fd int) ([]byte, error) {
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		return nil, err
+	}
+	if st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		return nil, errors.New("not a regular file")
+	}
+	b := make([]byte, st.Size)
+	n, err := syscall.Pread(fd, b, 0)
+	if err != nil {
+		return nil, err
+	}
+	return b[:n], nil
 }
 
 // reserve finds a place for a job: a remote slot (returned reserved), or,
@@ -226,39 +290,54 @@ type inputs struct {
 // its descriptor (-1 when it did not open: gone since the walk, so the
 // compile will not find it either).
 func (in *inputs) request(names []string, got func(name string, fd int) error) error {
+	fds, err := openThrough(in.lc, names, got)
+	in.m.opened = append(in.m.opened, fds...)
+	return err
+}
+
+// openThrough asks the wrapper to open names and calls got with each name
+// and its descriptor (-1 when it did not open). It returns every
+// descriptor received, for the caller to close.
+func openThrough(lc *cc.LocalConn, names []string, got func(name string, fd int) error) (all []int, err error) {
 	if len(names) == 0 {
-		return nil
+		return nil, nil
 	}
-	if err := in.lc.SendJSON("open", cc.Open{Paths: names}); err != nil {
-		return err
+	if err := lc.Send("open", wrap.AppendList(nil, names...)); err != nil {
+		return nil, err
 	}
 	for len(names) > 0 {
-		var opened cc.Opened
-		fds, err := in.lc.RecvJSON("opened", &opened)
-		in.m.opened = append(in.m.opened, fds...)
+		ok, fds, err := lc.RecvType("opened")
+		all = append(all, fds...)
 		if err != nil {
-			return err
+			return all, err
 		}
-		if len(opened.OK) == 0 || len(opened.OK) > len(names) {
-			return errors.New("agent protocol: bad answer to open")
+		if len(ok) == 0 || len(ok) > len(names) {
+			return all, errors.New("agent protocol: bad answer to open")
 		}
 		i := 0
-		for j, name := range names[:len(opened.OK)] {
+		for j, name := range names[:len(ok)] {
 			fd := -1
-			if opened.OK[j] {
+			switch ok[j] {
+			case '1':
 				if i >= len(fds) {
-					return errors.New("agent protocol: descriptors missing")
+					return all, errors.New("agent protocol: descriptors missing")
 				}
 				fd = fds[i]
 				i++
+			case '0':
+			default:
+				return all, errors.New("agent protocol: bad answer to open")
 			}
 			if err := got(name, fd); err != nil {
-				return err
+				return all, err
 			}
 		}
-		names = names[len(opened.OK):]
+		if i != len(fds) {
+			return all, errors.New("agent protocol: descriptors left over")
+		}
+		names = names[len(ok):]
 	}
-	return nil
+	return all, nil
 }
 
 // open asks the wrapper to open names (those it has not already passed)
@@ -551,15 +630,20 @@ func (a *Agent) closure(s *scanState, in *inputs) ([]scanFile, error) {
 // depsInputs asks the wrapper to run the compiler's dependency scan and
 // adds what it lists, then what __has_include may find.
 func (a *Agent) depsInputs(s *scanState, in *inputs, h *cc.Hello) ([]scanFile, error) {
-	if err := in.lc.SendJSON("scan", struct{}{}); err != nil {
+	if err := in.lc.Send("scan", wrap.AppendList(nil, h.ScanArgs...)); err != nil {
 		return nil, err
 	}
-	var deps cc.Deps
-	if _, err := in.lc.RecvJSON("deps", &deps); err != nil {
+	out, fds, err := in.lc.RecvType("deps")
+	cc.CloseFDs(fds)
+	if err != nil {
+		return nil, err
+	}
+	deps, err := cc.ParseDeps(out)
+	if err != nil {
 		return nil, err
 	}
 	s.addRoot(h.Source, false)
-	for _, p := range deps.Paths {
+	for _, p := range deps {
 		s.addRoot(p, false)
 	}
 	reachZone(s, h.Env)

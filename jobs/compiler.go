@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/distmesh/distmesh/jobs/cc"
+	"github.com/distmesh/distmesh/jobs/wrap"
 	"github.com/distmesh/distmesh/landlock"
 )
 
@@ -357,7 +358,7 @@ func (cs *Compilers) Get(ctx context.Context, path string) (*Compiler, error) {
 func FindCompilers(extra []string) []string {
 	var found []string
 	seen := map[string]bool{}
-	isSelf := cc.SelfChecker()
+	isSelf := wrap.SelfChecker()
 	add := func(p string) {
 		real, err := filepath.EvalSymlinks(p)
 		if err != nil || isSelf(p) {
@@ -385,7 +386,7 @@ func FindCompilers(extra []string) []string {
 			continue
 		}
 		for _, e := range ents {
-			if cc.IsCompilerName(e.Name()) {
+			if wrap.IsCompilerName(e.Name()) {
 				add(filepath.Join(dir, e.Name()))
 			}
 		}

@@ -60,7 +60,7 @@ func UseLauncher(ctx context.Context, path string) error {
 		if err != nil {
 			return fmt.Errorf("launcher %s: %w", path, err)
 		}
-		return fmt.Errorf("launcher %s is from another build than this program: install both binaries from the same build", path)
+		return fmt.Errorf("launcher %s is from another build than this program: install distmesh, distmesh-node and distmesh-launcher from the same build", path)
 	}
 	launcher.Lock()
 	defer launcher.Unlock()

@@ -2,24 +2,20 @@
 // you own. See the README.
 //
 // This binary is the compiler wrapper every compile of a build starts, so
-// it links only the wrapper (package cc): a Go program's start-up grows
-// with what it links, and the whole node (SSH, discovery, sandbox) would
-// triple the wrapper's. Every other command is handed to distmesh-node,
-// installed beside it. The node starts each job's sandbox launcher from
-// this binary too, for the same reason (see landlock.UseLauncher).
+// it links only the wrapper (package wrap): a Go program's start-up grows
+// with what it links (package initialisation, pages touched), and the whole
+// node (SSH, discovery, sandbox) would triple the wrapper's. Every other
+// command is handed to distmesh-node, installed beside it.
 package main
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 
-	"github.com/distmesh/distmesh/jobs/cc"
-	"github.com/distmesh/distmesh/landlock"
+	"github.com/distmesh/distmesh/jobs/wrap"
 )
 
 // commands are distmesh-node's commands (TestCommandsMatch keeps the list
@@ -27,9 +23,6 @@ import (
 var commands = []string{"init", "join", "keys", "status", "peers", "top", "masquerade", "doctor", "help"}
 
 func main() {
-	if landlock.IsLauncher() { // started by the node, in a job's new namespaces
-		landlock.Main()
-	}
 	os.Exit(dispatch(os.Args))
 }
 
@@ -40,37 +33,40 @@ func main() {
 // command. A compiler's arguments are never parsed as distmesh's.
 // Anything else is distmesh-node's.
 func dispatch(argv []string) int {
-	if base := filepath.Base(argv[0]); !strings.HasPrefix(base, cc.FrontName) && cc.IsCompilerName(base) {
-		return cc.Wrap(cc.CompilerHome(), base, argv[1:])
+	if base := filepath.Base(argv[0]); !strings.HasPrefix(base, wrap.FrontName) && wrap.IsCompilerName(base) {
+		return wrap.Main(wrap.Home(), base, argv[1:])
 	}
 	args := argv[1:]
 	switch {
 	case len(args) > 0 && args[0] == "--":
 		if len(args) < 2 {
-			fmt.Fprintln(os.Stderr, "distmesh: usage: distmesh -- COMPILER ARGS…")
+			os.Stderr.WriteString("distmesh: usage: distmesh -- COMPILER ARGS…\n")
 			return 2
 		}
-		return cc.Wrap(cc.CompilerHome(), args[1], args[2:])
+		return wrap.Main(wrap.Home(), args[1], args[2:])
 	case len(args) > 0 && !slices.Contains(commands, args[0]) && !strings.HasPrefix(args[0], "-"):
-		return cc.Wrap(cc.CompilerHome(), args[0], args[1:])
+		return wrap.Main(wrap.Home(), args[0], args[1:])
 	}
-	node, err := nodeBinary()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "distmesh: %v\n", err)
+	node, ok := nodeBinary()
+	if !ok {
+		os.Stderr.WriteString("distmesh: " + wrap.NodeName + " is neither beside this program nor in PATH: install all three binaries (make build puts them in bin/)\n")
 		return 127
 	}
-	err = syscall.Exec(node, append([]string{node}, args...), os.Environ())
-	fmt.Fprintf(os.Stderr, "distmesh: run %s: %v\n", node, err)
+	err := syscall.Exec(node, append([]string{node}, args...), os.Environ())
+	os.Stderr.WriteString("distmesh: run " + node + ": " + err.Error() + "\n")
 	return 127
 }
 
 // nodeBinary is distmesh-node beside this binary, else in PATH.
-func nodeBinary() (string, error) {
-	if p, err := cc.Beside(cc.NodeName); err == nil {
-		return p, nil
+func nodeBinary() (string, bool) {
+	if p, err := wrap.Beside(wrap.NodeName); err == nil {
+		return p, true
 	}
-	if p, err := exec.LookPath(cc.NodeName); err == nil {
-		return p, nil
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		p := filepath.Join(dir, wrap.NodeName)
+		if dir != "" && syscall.Access(p, 1) == nil {
+			return p, true
+		}
 	}
-	return "", fmt.Errorf("%s is neither beside this program nor in PATH: install both binaries (make build puts them in bin/)", cc.NodeName)
+	return "", false
 }

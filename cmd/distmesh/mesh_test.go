@@ -24,7 +24,7 @@ var distmeshBin = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "distmesh")
-	cmd := exec.Command("go", "build", "-o", dir+"/", ".", "../distmesh-node")
+	cmd := exec.Command("go", "build", "-o", dir+"/", ".", "../distmesh-node", "../distmesh-launcher")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build: %v\n%s", err, out)
@@ -336,7 +336,7 @@ func TestMasquerade(t *testing.T) {
 	}
 }
 
-// TestLauncherChoice: the node starts jobs' launchers from the wrapper
+// TestLauncherChoice: the node starts jobs' launchers from distmesh-launcher
 // installed beside it, and from itself when that one is of another build.
 func TestLauncherChoice(t *testing.T) {
 	needSandbox(t)
@@ -350,12 +350,13 @@ func TestLauncherChoice(t *testing.T) {
 		return string(out)
 	}
 	node := filepath.Join(filepath.Dir(m.bin), "distmesh-node")
+	launcher := filepath.Join(filepath.Dir(m.bin), "distmesh-launcher")
 	first := doctor(node)
-	if !strings.Contains(first, "launcher:    "+m.bin+"\n") {
-		t.Errorf("doctor does not name %s as the launcher:\n%s", m.bin, first)
+	if !strings.Contains(first, "launcher:    "+launcher+"\n") {
+		t.Errorf("doctor does not name %s as the launcher:\n%s", launcher, first)
 	}
 	level := strings.SplitN(first, "\n", 2)[0] // confinement: full
-	// A node beside a distmesh of another build (here: one that answers
+	// A node beside a distmesh-launcher of another build (here: one that answers
 	// for another build) uses itself, and still confines.
 	dir := t.TempDir()
 	data, err := os.ReadFile(node)
@@ -369,11 +370,11 @@ func TestLauncherChoice(t *testing.T) {
 	if err := os.WriteFile(src, []byte("#include <stdio.h>\nint main(void) { puts(\"go1.0 another build\"); return 0; }\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("gcc", "-o", filepath.Join(dir, "distmesh"), src).CombinedOutput(); err != nil {
+	if out, err := exec.Command("gcc", "-o", filepath.Join(dir, "distmesh-launcher"), src).CombinedOutput(); err != nil {
 		t.Fatalf("gcc: %v\n%s", err, out)
 	}
 	out := doctor(filepath.Join(dir, "distmesh-node"))
-	if !strings.Contains(out, "launcher:    this binary (launcher "+filepath.Join(dir, "distmesh")+" is from another build") || !strings.HasPrefix(out, level+"\n") {
-		t.Errorf("doctor beside a wrapper of another build:\n%s", out)
+	if !strings.Contains(out, "launcher:    this binary (launcher "+filepath.Join(dir, "distmesh-launcher")+" is from another build") || !strings.HasPrefix(out, level+"\n") {
+		t.Errorf("doctor beside a launcher of another build:\n%s", out)
 	}
 }

@@ -4,7 +4,6 @@
 package renameio
 
 import (
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -32,7 +31,7 @@ func writeFile(path string, data []byte, perm fs.FileMode, sync bool) error {
 	}
 	defer f.Cleanup()
 	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
+		return writeError(path, err)
 	}
 	return f.replace(perm, sync)
 }
@@ -49,7 +48,7 @@ type PendingFile struct {
 func TempFile(path string) (*PendingFile, error) {
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return nil, fmt.Errorf("write %s: %w", path, err)
+		return nil, writeError(path, err)
 	}
 	return &PendingFile{File: f, path: path}, nil
 }
@@ -62,18 +61,18 @@ func (p *PendingFile) CloseAtomicallyReplace(perm fs.FileMode) error {
 
 func (p *PendingFile) replace(perm fs.FileMode, sync bool) error {
 	if err := p.Chmod(perm); err != nil {
-		return fmt.Errorf("write %s: %w", p.path, err)
+		return writeError(p.path, err)
 	}
 	if sync {
 		if err := p.Sync(); err != nil {
-			return fmt.Errorf("write %s: %w", p.path, err)
+			return writeError(p.path, err)
 		}
 	}
 	if err := p.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", p.path, err)
+		return writeError(p.path, err)
 	}
 	if err := os.Rename(p.Name(), p.path); err != nil {
-		return fmt.Errorf("write %s: %w", p.path, err)
+		return writeError(p.path, err)
 	}
 	p.done = true
 	if !sync {
@@ -94,4 +93,9 @@ func (p *PendingFile) Cleanup() {
 	}
 	p.Close()
 	os.Remove(p.Name())
+}
+
+// writeError says which file could not be written ("write PATH: …").
+func writeError(path string, err error) error {
+	return &fs.PathError{Op: "write", Path: path, Err: err}
 }

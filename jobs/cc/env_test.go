@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"testing"
+
+	"github.com/distmesh/distmesh/jobs/wrap"
 )
 
 func TestCompileEnv(t *testing.T) {
@@ -148,6 +150,22 @@ func TestEnvChecksMatchTheirGrammar(t *testing.T) {
 			if got, want := c.check(v) == nil, re.MatchString(v); got != want {
 				t.Errorf("%s %q: accepted %v, grammar says %v", c.name, v, got, want)
 			}
+		}
+	}
+}
+
+// TestWrapperPassesTheEnvironment: the wrapper passes the agent every
+// variable that changes a compile or makes it local; one it left out
+// would be silently dropped from remote compiles.
+func TestWrapperPassesTheEnvironment(t *testing.T) {
+	for name := range compileEnv {
+		if !slices.Contains(wrap.Env, name) {
+			t.Errorf("wrap.Env lacks %s, which changes what a compiler writes", name)
+		}
+	}
+	for _, name := range localEnv {
+		if !slices.Contains(wrap.Env, name) {
+			t.Errorf("wrap.Env lacks %s, which makes a job local", name)
 		}
 	}
 }

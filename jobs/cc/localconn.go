@@ -14,6 +14,8 @@ import (
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/distmesh/distmesh/jobs/wrap"
 )
 
 // LocalConn is the agent socket's framing: messages "TYPE LENGTH NFDS\n"
@@ -30,7 +32,7 @@ type LocalConn struct {
 }
 
 // MaxFDsPerMessage stays under the kernel's SCM_MAX_FD (253).
-const MaxFDsPerMessage = 200
+const MaxFDsPerMessage = wrap.MaxFDs
 
 func NewLocalConn(c *net.UnixConn) *LocalConn {
 	return &LocalConn{c: c, max: 1 << 30}
@@ -176,20 +178,31 @@ func (lc *LocalConn) RecvFDs() (typ string, payload []byte, fds []int, err error
 	}
 }
 
-// RecvJSON reads a message of type want and decodes it into v; it returns
-// the raw descriptors sent with it, which the caller must close.
-func (lc *LocalConn) RecvJSON(want string, v any) ([]int, error) {
+// RecvType reads a message of type want; it returns its payload and the
+// raw descriptors sent with it, which the caller must close. An error
+// message from the other side is returned as an error.
+func (lc *LocalConn) RecvType(want string) ([]byte, []int, error) {
 	typ, payload, fds, err := lc.RecvFDs()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if typ == "error" {
 		CloseFDs(fds)
-		return nil, errors.New(string(payload))
+		return nil, nil, errors.New(string(payload))
 	}
 	if typ != want {
 		CloseFDs(fds)
-		return nil, fmt.Errorf("agent protocol: got %s, want %s", typ, want)
+		return nil, nil, fmt.Errorf("agent protocol: got %s, want %s", typ, want)
+	}
+	return payload, fds, nil
+}
+
+// RecvJSON reads a message of type want and decodes it into v; it returns
+// the raw descriptors sent with it, which the caller must close.
+func (lc *LocalConn) RecvJSON(want string, v any) ([]int, error) {
+	payload, fds, err := lc.RecvType(want)
+	if err != nil {
+		return nil, err
 	}
 	if err := json.Unmarshal(payload, v); err != nil {
 		CloseFDs(fds)

@@ -15,7 +15,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/distmesh/distmesh/jobs/cc"
+	"github.com/distmesh/distmesh/jobs/wrap"
 )
 
 // errUsage marks errors in how a command was called (exit status 2).
@@ -113,7 +113,7 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %-42s %s\n", c.name, c.args, c.summary)
 	}
 	fmt.Fprintln(w, "  COMPILER ARGS…                                                      compile through the mesh: distmesh gcc -c x.c")
-	fmt.Fprintln(w, "\nEvery command takes --home DIR (or DISTMESH_HOME); the default is", cc.DefaultHome()+".")
+	fmt.Fprintln(w, "\nEvery command takes --home DIR (or DISTMESH_HOME); the default is", wrap.DefaultHome()+".")
 }
 
 // homeFromEnv is DISTMESH_HOME or the default.
@@ -121,7 +121,7 @@ func homeFromEnv() string {
 	if h := os.Getenv("DISTMESH_HOME"); h != "" {
 		return h
 	}
-	return cc.DefaultHome()
+	return wrap.DefaultHome()
 }
 
 // flags returns a FlagSet for a command with the --home flag every command

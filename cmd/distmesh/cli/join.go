@@ -20,7 +20,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/distmesh/distmesh/jobs"
-	"github.com/distmesh/distmesh/jobs/cc"
+	"github.com/distmesh/distmesh/jobs/wrap"
 	"github.com/distmesh/distmesh/keys"
 	"github.com/distmesh/distmesh/landlock"
 	"github.com/distmesh/distmesh/transport"
@@ -297,17 +297,17 @@ func notifyNode(ctx context.Context, home string) {
 }
 
 // chooseLauncher makes jobs start their sandbox launcher from the
-// distmesh wrapper installed beside this binary, which starts in a third
+// distmesh-launcher installed beside this binary, which starts in a third
 // of the time this whole program takes, and says which launcher jobs use.
 func chooseLauncher(ctx context.Context) string {
-	front, err := cc.Beside(cc.FrontName)
+	launcher, err := wrap.Beside(wrap.LauncherName)
 	if err == nil {
-		err = landlock.UseLauncher(ctx, front)
+		err = landlock.UseLauncher(ctx, launcher)
 	}
 	if err != nil {
 		return "this binary (" + err.Error() + ")"
 	}
-	return front
+	return launcher
 }
 
 // newNode prepares this machine's compile service: the sandbox check, the

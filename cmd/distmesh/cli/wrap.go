@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/distmesh/distmesh/jobs"
-	"github.com/distmesh/distmesh/jobs/cc"
+	"github.com/distmesh/distmesh/jobs/wrap"
 )
 
 func runMasquerade(ctx context.Context, e *env, args []string) error {
@@ -31,7 +31,7 @@ func runMasquerade(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	// The links point at the wrapper, installed beside this node binary.
-	self, err := cc.Beside(cc.FrontName)
+	self, err := wrap.Beside(wrap.FrontName)
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func runMasquerade(ctx context.Context, e *env, args []string) error {
 // agentRequest sends one request to the agent of home and decodes the
 // answer.
 func agentRequest(home, typ string, v any) error {
-	c, err := net.DialTimeout("unix", cc.SocketPath(home), 2*time.Second)
+	c, err := net.DialTimeout("unix", wrap.SocketPath(home), 2*time.Second)
 	if err != nil {
 		return fmt.Errorf("no node is running in %s: start it with `distmesh join` (%v)", home, err)
 	}
