@@ -4,8 +4,19 @@ export CGO_ENABLED = 0
 
 .PHONY: build test race vet demo bench clean
 
+# BIN is where the three binaries go, side by side: distmesh (the wrapper
+# and front door, in C: it starts once per compile), distmesh-node and
+# distmesh-launcher.
+BIN     ?= bin
+CC      ?= cc
+CFLAGS  ?= -O2 -Wall -Wextra
+# Static: no dynamic loader to run at every compile's start.
+FRONT_LDFLAGS ?= -static
+
 build:
-	$(GO) build -trimpath -o bin/ ./cmd/distmesh ./cmd/distmesh-node ./cmd/distmesh-launcher
+	@mkdir -p $(BIN)
+	$(CC) $(CFLAGS) $(FRONT_LDFLAGS) -o $(BIN)/distmesh cmd/distmesh/distmesh.c
+	$(GO) build -trimpath -o $(BIN)/ ./cmd/distmesh-node ./cmd/distmesh-launcher
 
 vet:
 	$(GO) vet ./...
@@ -30,7 +41,7 @@ bench: build
 	@command -v distccd >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q --no-install-recommends distcc >/dev/null; } || true
 	@./testdata/bench/fetch-busybox.sh "$(BENCH_CACHE)" || true
 	BENCH_BUSYBOX="$$(ls $(BENCH_CACHE)/busybox_*.orig.tar.* 2>/dev/null | head -1)" \
-		$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./cmd/distmesh/
+		$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 60m ./cmd/distmesh-node/
 
 clean:
 	rm -rf bin

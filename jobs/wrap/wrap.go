@@ -1,12 +1,17 @@
-// Package wrap is the compiler wrapper: the process every compile of a
-// build starts (distmesh cc …, or a masquerade link). It stays lean
-// because it runs once per compile and a Go program's start-up grows with
-// what it links: it finds the real compiler, hands the command line to the
-// agent, opens the files the agent names, and writes the outputs the agent
-// returns. Every decision (is this a distributable compile, which files
-// does it read, where does it run) is the agent's, which is warm and
-// caches. Any failure before a result arrives becomes the local compile:
-// the wrapper replaces itself with the real compiler, arguments untouched.
+// Package wrap is what the node shares with the compiler wrapper, the
+// distmesh program every compile of a build starts (distmesh cc …, or a
+// masquerade link): the protocol between wrapper and agent, and how
+// distmesh names its binaries, finds compilers and its home.
+//
+// The wrapper itself is written in C (cmd/distmesh/distmesh.c): it starts
+// once per compile, and a Go program's start-up alone costs more CPU than
+// the wrapper's whole job. It makes no decisions. It finds the real
+// compiler, hands the command line to the agent, opens the files the agent
+// names, and writes the outputs the agent returns. Whether an invocation
+// is a distributable compile, which files it reads and where it runs is
+// the agent's to decide (package jobs), warm and with its caches. Any
+// failure before a result arrives becomes the local compile: the wrapper
+// replaces itself with the real compiler, arguments untouched.
 //
 // The agent socket carries messages "TYPE LENGTH NFDS\n" followed by
 // LENGTH bytes, with NFDS descriptors attached (SCM_RIGHTS). A list is
@@ -33,15 +38,9 @@ package wrap
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
-	"unsafe"
-
-	"github.com/distmesh/distmesh/internal/renameio"
 )
 
 // The binaries distmesh installs side by side: the wrapper and front door
@@ -61,7 +60,8 @@ const MaxFDs = 200
 // Env lists the environment variables the wrapper passes to the agent:
 // those that change what a compiler writes or make a job local (see
 // cc.CompileEnv), and distmesh's own. The rest of the user's environment
-// stays in the wrapper.
+// stays in the wrapper. The wrapper has its own copy of this list, which
+// a test keeps equal.
 var Env = []string{
 	"SOURCE_DATE_EPOCH", "PWD", "CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH",
 	"DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES", "LANG", "LC_ALL", "LC_MESSAGES", "LC_CTYPE",
@@ -145,282 +145,4 @@ func SplitList(b []byte) ([]string, error) {
 		return nil, errors.New("list not terminated")
 	}
 	return strings.Split(string(b[:len(b)-1]), "\x00"), nil
-}
-
-// Main runs one compiler invocation for the user: name is the compiler as
-// given (cc, /usr/bin/gcc-12, x86_64-linux-gnu-gcc) and args everything
-// after it, untouched, and home the distmesh home whose agent to ask. It
-// returns only to report an exit status; a local compile replaces this
-// process.
-func Main(home, name string, args []string) int {
-	real, masq, err := RealCompiler(name)
-	if err != nil {
-		say(err.Error())
-		return 127
-	}
-	if len(masq) > 0 {
-		// The real compiler must not meet distmesh again in PATH: GCC
-		// looks itself up there to find cc1, and would find the link.
-		os.Setenv("PATH", strings.Join(slices.DeleteFunc(filepath.SplitList(os.Getenv("PATH")), func(d string) bool {
-			return slices.Contains(masq, d)
-		}), string(os.PathListSeparator)))
-	}
-	w := &wrapper{real: real, name: name, args: args, conn: -1, debug: os.Getenv("DISTMESH_LOG") == "debug"}
-	return w.run(home, os.Getenv("DISTMESH_FALLBACK") != "0")
-}
-
-type wrapper struct {
-	real, name string
-	args       []string
-	debug      bool
-	conn       int // the agent connection, -1 before it is made
-	rd         reader
-}
-
-func say(msg string) { os.Stderr.WriteString("distmesh: " + msg + "\n") }
-
-// local replaces this process with the local compiler. The agent
-// connection, when open, is inherited: it holds the local slot the agent
-// granted until the compiler exits.
-func (w *wrapper) local(why string) int {
-	if w.debug {
-		say("compiling " + w.name + " locally: " + why)
-	}
-	if w.conn >= 0 {
-		syscall.Syscall(syscall.SYS_FCNTL, uintptr(w.conn), syscall.F_SETFD, 0)
-	}
-	err := syscall.Exec(w.real, append([]string{w.name}, w.args...), os.Environ())
-	say("run " + w.real + ": " + err.Error())
-	return 127
-}
-
-func (w *wrapper) run(home string, fallback bool) int {
-	var st syscall.Stat_t
-	if err := syscall.Stat(w.real, &st); err != nil {
-		return w.local(err.Error())
-	}
-	sock := SocketPath(home)
-	fd, err := dial(sock)
-	if err != nil {
-		if !fallback {
-			say("no agent at " + sock + " (" + err.Error() + "): start `distmesh join`, or unset DISTMESH_FALLBACK=0")
-			return 1
-		}
-		return w.local("no agent: " + err.Error())
-	}
-	w.conn, w.rd.fd = fd, fd
-	dir, err := syscall.Getwd() // physical, unlike os.Getwd
-	if err != nil {
-		return w.local(err.Error())
-	}
-	job := &Job{Compiler: w.real, Name: w.name, Stamp: StampOf(&st), Dir: dir, Terminal: isTerminal(2), Args: w.args}
-	for _, k := range Env {
-		if v, ok := os.LookupEnv(k); ok {
-			job.Env = append(job.Env, k+"="+v)
-		}
-	}
-	if err := send(fd, "job", EncodeJob(job), nil); err != nil {
-		return w.local("agent: " + err.Error())
-	}
-	var outs []output
-	var stdout, stderr []byte
-	for {
-		typ, payload, err := w.rd.recv()
-		if err != nil {
-			return w.local("agent: " + err.Error())
-		}
-		switch typ {
-		case "local":
-			return w.local(string(payload))
-		case "open":
-			if err := w.open(payload); err != nil {
-				return w.local("agent: " + err.Error())
-			}
-		case "scan":
-			deps, err := w.scan(payload)
-			if err != nil {
-				// The local compile reports what is wrong (a missing
-				// header) exactly as the compiler does.
-				return w.local(err.Error())
-			}
-			if err := send(fd, "deps", deps, nil); err != nil {
-				return w.local("agent: " + err.Error())
-			}
-		case "log":
-			say(string(payload))
-		case "out":
-			o, err := parseOutput(payload)
-			if err != nil {
-				return w.local("agent: " + err.Error())
-			}
-			outs = append(outs, o)
-		case "stdout":
-			stdout = payload
-		case "stderr":
-			stderr = payload
-		case "exit":
-			code, err := strconv.Atoi(string(payload))
-			if err != nil {
-				return w.local("agent: bad exit status")
-			}
-			if err := writeOutputs(outs); err != nil {
-				// Nothing half-written is left; the local compile tries
-				// again.
-				return w.local(err.Error())
-			}
-			os.Stdout.Write(stdout)
-			os.Stderr.Write(stderr)
-			return code
-		case "error":
-			say(string(payload) + " (DISTMESH_FALLBACK=0: not compiling locally)")
-			return 1
-		default:
-			return w.local("agent protocol: " + typ)
-		}
-	}
-}
-
-// open opens the names the agent lists and passes it their descriptors.
-// The descriptors stay open here too until exit (which closes them for
-// a fraction of a close call each; they are close-on-exec for a local
-// compile), except in a unit with thousands of inputs.
-func (w *wrapper) open(payload []byte) error {
-	names, err := SplitList(payload)
-	if err != nil {
-		return err
-	}
-	ok := make([]byte, 0, min(len(names), MaxFDs))
-	fds := make([]int, 0, min(len(names), MaxFDs))
-	held := 0
-	flush := func() error {
-		err := send(w.conn, "opened", ok, fds)
-		if held += len(fds); held > 512 {
-			for _, fd := range fds {
-				syscall.Close(fd)
-			}
-		}
-		ok, fds = ok[:0], fds[:0]
-		return err
-	}
-	for _, p := range names {
-		// Non-blocking: a FIFO named as a header must not hang the wrapper
-		// (the agent refuses anything but a regular file).
-		fd, err := syscall.Open(p, syscall.O_RDONLY|syscall.O_CLOEXEC|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0)
-		if err != nil {
-			ok = append(ok, '0')
-		} else {
-			ok, fds = append(ok, '1'), append(fds, fd)
-		}
-		if len(fds) == MaxFDs {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if len(ok) > 0 || len(names) == 0 {
-		return flush()
-	}
-	return nil
-}
-
-// scan runs the compiler with the arguments the agent lists and returns
-// what it printed on stdout.
-func (w *wrapper) scan(payload []byte) ([]byte, error) {
-	args, err := SplitList(payload)
-	if err != nil {
-		return nil, err
-	}
-	r, wr, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	devnull, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		r.Close()
-		wr.Close()
-		return nil, err
-	}
-	p, err := os.StartProcess(w.real, append([]string{w.name}, args...), &os.ProcAttr{Files: []*os.File{devnull, wr, devnull}})
-	wr.Close()
-	devnull.Close()
-	if err != nil {
-		r.Close()
-		return nil, err
-	}
-	var out []byte
-	buf := make([]byte, 64<<10)
-	for {
-		n, err := r.Read(buf)
-		out = append(out, buf[:n]...)
-		if err != nil {
-			break
-		}
-	}
-	r.Close()
-	st, err := p.Wait()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Success() {
-		return nil, errors.New("dependency scan: " + st.String())
-	}
-	return out, nil
-}
-
-type output struct {
-	path   string
-	append bool
-	data   []byte
-}
-
-func parseOutput(b []byte) (output, error) {
-	path, rest, ok1 := strings.Cut(string(b[:min(len(b), 4096+3)]), "\x00")
-	kind, _, ok2 := strings.Cut(rest, "\x00")
-	if !ok1 || !ok2 || path == "" || kind != "w" && kind != "a" {
-		return output{}, errors.New("bad output message")
-	}
-	return output{path: path, append: kind == "a", data: b[len(path)+len(kind)+2:]}, nil
-}
-
-// writeOutputs writes each output as the compiler would: a regular file
-// replaced atomically with the mode a local compile gives it (0666 minus
-// the umask), anything else (-o /dev/null) written in place, and a
-// dependency file named by DEPENDENCIES_OUTPUT appended to.
-func writeOutputs(outs []output) error {
-	umask := syscall.Umask(0)
-	syscall.Umask(umask)
-	perm := os.FileMode(0o666 &^ umask)
-	for _, o := range outs {
-		var err error
-		switch fi, serr := os.Stat(o.path); {
-		case o.append:
-			err = writeTo(o.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, perm, o.data)
-		case serr == nil && !fi.Mode().IsRegular():
-			err = writeTo(o.path, os.O_WRONLY, 0, o.data)
-		default:
-			err = renameio.WriteFileUnsynced(o.path, o.data, perm)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func writeTo(p string, flag int, perm os.FileMode, data []byte) error {
-	f, err := os.OpenFile(p, flag, perm)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func isTerminal(fd int) bool {
-	var t syscall.Termios
-	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, uintptr(fd), syscall.TCGETS, uintptr(unsafe.Pointer(&t)))
-	return errno == 0
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -12,26 +13,24 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/distmesh/distmesh/cmd/distmesh/cli"
-	"github.com/distmesh/distmesh/landlock"
 )
 
-// The test binary is also the distmesh and distmesh-node commands inside
-// the scripts (the front finds the node in PATH), and the sandbox launcher
-// when a node started by a script re-executes it.
-func TestMain(m *testing.M) {
-	if landlock.IsLauncher() {
-		landlock.Main()
-	}
-	testscript.Main(m, map[string]func(){
-		"distmesh":      main,
-		"distmesh-node": func() { os.Exit(cli.Main(os.Args)) },
-	})
-}
-
-// TestCommandsMatch: the front hands exactly the node's commands to the
-// node, and wraps everything else.
+// TestCommandsMatch: the front (cmd/distmesh/distmesh.c) hands exactly
+// the node's commands to the node, and wraps everything else.
 func TestCommandsMatch(t *testing.T) {
-	if got, want := commands, cli.CommandNames(); !slices.Equal(got, want) {
+	src, err := os.ReadFile(filepath.Join("..", "distmesh", "distmesh.c"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?s)commands\[\] = \{(.*?)NULL`).FindSubmatch(src)
+	if m == nil {
+		t.Fatal("no commands[] in distmesh.c")
+	}
+	var got []string
+	for _, q := range regexp.MustCompile(`"([^"]*)"`).FindAllSubmatch(m[1], -1) {
+		got = append(got, string(q[1]))
+	}
+	if want := cli.CommandNames(); !slices.Equal(got, want) {
 		t.Errorf("the front's commands %q differ from distmesh-node's %q", got, want)
 	}
 }
@@ -42,6 +41,11 @@ func TestScripts(t *testing.T) {
 	testscript.Run(t, testscript.Params{
 		Dir: filepath.Join("..", "..", "testdata", "script"),
 		Setup: func(e *testscript.Env) error {
+			bin, err := distmeshBin()
+			if err != nil {
+				return err
+			}
+			e.Setenv("PATH", filepath.Dir(bin)+string(os.PathListSeparator)+e.Getenv("PATH"))
 			e.Setenv("DISTMESH_HOME", filepath.Join(e.WorkDir, "home"))
 			return nil
 		},

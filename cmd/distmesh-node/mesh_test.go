@@ -24,10 +24,9 @@ var distmeshBin = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(dir, "distmesh")
-	cmd := exec.Command("go", "build", "-o", dir+"/", ".", "../distmesh-node", "../distmesh-launcher")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd := exec.Command("make", "-s", "-C", filepath.Join("..", ".."), "build", "BIN="+dir)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
+		return "", fmt.Errorf("make build: %v\n%s", err, out)
 	}
 	return bin, nil
 })
