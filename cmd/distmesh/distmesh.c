@@ -297,7 +297,8 @@ static void default_home(char *out, size_t n)
 		snprintf(out, n, "%s", SYSTEM_HOME);
 }
 
-/* agent_home is the home whose agent a wrapper asks, as wrap.Home. */
+/* agent_home is the home whose agent a wrapper asks: DISTMESH_HOME, else
+ * this user's default home if its agent runs, else the system-wide one. */
 static void agent_home(char *out, size_t n)
 {
 	const char *h = getenv("DISTMESH_HOME");
@@ -472,6 +473,7 @@ static int scan(char *p, size_t n)
 		_exit(127);
 	}
 	close(pipefd[1]);
+	free(argv);
 	struct buf out = {0};
 	char chunk[65536];
 	for (;;) {
@@ -487,7 +489,6 @@ static int scan(char *p, size_t n)
 	while (waitpid(pid, &status, 0) < 0)
 		if (errno != EINTR)
 			return local("dependency scan: wait failed");
-	free(argv);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return local("dependency scan failed");
 	int rc = send_msg("deps", out.p ? out.p : "", out.len, NULL, 0);
@@ -624,18 +625,14 @@ static int wrap(char *name, char **args)
 	buf_itemf(&job, "%d", nargs);
 	for (int i = 0; i < nargs; i++)
 		buf_item(&job, args[i]);
-	struct buf kv = {0};
 	for (int i = 0; passed_env[i]; i++) {
 		const char *v = getenv(passed_env[i]);
-		if (!v)
-			continue;
-		kv.len = 0;
-		buf_add(&kv, passed_env[i], strlen(passed_env[i]));
-		buf_add(&kv, "=", 1);
-		buf_add(&kv, v, strlen(v) + 1);
-		buf_add(&job, kv.p, kv.len);
+		if (v) {
+			buf_add(&job, passed_env[i], strlen(passed_env[i]));
+			buf_add(&job, "=", 1);
+			buf_item(&job, v);
+		}
 	}
-	free(kv.p);
 	if (send_msg("job", job.p, job.len, NULL, 0) < 0)
 		return local("agent: connection lost");
 	free(job.p);

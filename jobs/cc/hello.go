@@ -121,11 +121,3 @@ func colorChosen(args []string) bool {
 	}
 	return false
 }
-
-// GuessFamily guesses a compiler's family from its name.
-func GuessFamily(name string) Family {
-	if strings.Contains(filepath.Base(name), "clang") {
-		return FamilyClang
-	}
-	return FamilyGCC
-}

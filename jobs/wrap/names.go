@@ -27,39 +27,6 @@ func IsCompilerName(name string) bool {
 	return false
 }
 
-// RealCompiler finds the compiler a name stands for: a path is taken as
-// is; a bare name is looked up in PATH, skipping every entry that is this
-// program (a masquerade directory), so the wrapper never calls itself. It
-// also returns the PATH directories it skipped.
-func RealCompiler(name string) (real string, masquerade []string, err error) {
-	isSelf := SelfChecker()
-	if strings.Contains(name, "/") {
-		if isSelf(name) {
-			return "", nil, errors.New(name + " is distmesh itself: name the real compiler")
-		}
-		if _, err := os.Stat(name); err != nil {
-			return "", nil, errors.New("compiler " + err.Error())
-		}
-		return name, nil, nil
-	}
-	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
-		if dir == "" {
-			dir = "."
-		}
-		p := filepath.Join(dir, name)
-		fi, err := os.Stat(p)
-		if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
-			continue
-		}
-		if isSelf(p) {
-			masquerade = append(masquerade, dir)
-			continue
-		}
-		return p, masquerade, nil
-	}
-	return "", nil, errors.New("compiler \"" + name + "\" not found in PATH (distmesh's own masquerade entries are skipped)")
-}
-
 // self is this program's executable, symlinks resolved.
 func self() (string, error) {
 	p, err := os.Executable()
@@ -121,19 +88,4 @@ func DefaultHome() string {
 		return filepath.Join(h, ".local", "share", "distmesh")
 	}
 	return SystemHome
-}
-
-// Home is the home whose agent a compiler wrapper talks to: DISTMESH_HOME,
-// else this user's default home if its agent runs, else the system-wide
-// one.
-func Home() string {
-	if h := os.Getenv("DISTMESH_HOME"); h != "" {
-		return h
-	}
-	for _, h := range []string{DefaultHome(), SystemHome} {
-		if _, err := os.Stat(SocketPath(h)); err == nil {
-			return h
-		}
-	}
-	return DefaultHome()
 }
