@@ -536,3 +536,41 @@ func readBanner(t *testing.T, c net.Conn) {
 	}
 	c.SetReadDeadline(time.Time{})
 }
+
+// TestCiphers checks that nodes of every kind agree on a cipher: a node
+// whose processor has AES instructions prefers AES-GCM, one without
+// prefers ChaCha20-Poly1305, and a server takes each of the ciphers either
+// offers, and nothing older.
+func TestCiphers(t *testing.T) {
+	fast, portable := ciphers(true), ciphers(false)
+	if fast[0] != ssh.CipherAES128GCM || portable[0] != ssh.CipherChaCha20Poly1305 {
+		t.Errorf("preferences %v, %v: want AES-GCM first with AES instructions, ChaCha20-Poly1305 first without", fast, portable)
+	}
+	m := newMesh(t)
+	node := m.member("node", time.Hour)
+	addr, _ := serve(t, ServerConfig{Identity: node, Authority: m.auth, Status: echoStatus})
+	signer, err := m.member("laptop", time.Hour).UserSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dial := func(cipher string) error {
+		c, err := ssh.Dial("tcp", addr, &ssh.ClientConfig{
+			Config:          ssh.Config{Ciphers: []string{cipher}},
+			User:            "laptop",
+			Auth:            []ssh.AuthMethod{ssh.PublicKeys(signer)},
+			HostKeyCallback: ssh.InsecureIgnoreHostKey(),
+		})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	for _, c := range append(fast, portable...) {
+		if err := dial(c); err != nil {
+			t.Errorf("a client offering only %s: %v", c, err)
+		}
+	}
+	if err := dial("aes128-ctr"); err == nil {
+		t.Error("a client offering only aes128-ctr was admitted")
+	}
+}
