@@ -402,16 +402,52 @@ func sepRule(f Family, opt string) *rule {
 	return nil
 }
 
-// findRule returns the first entry that matches arg, or nil.
+// findRule returns the first entry that matches arg, or nil. A build
+// passes the same few dozen arguments to every job, and matching one
+// tries the table's patterns in turn, so answers are remembered.
 func findRule(f Family, arg string) *rule {
+	k := ruleKey{f, arg}
+	found.Lock()
+	r, ok := found.m[k]
+	found.Unlock()
+	if ok {
+		return r
+	}
 	p := policy()
 	for i := range p {
-		if r := &p[i]; r.applies(f) && r.matches(arg) {
-			return r
+		if p[i].applies(f) && p[i].matches(arg) {
+			r = &p[i]
+			break
 		}
 	}
-	return nil
+	if len(arg) > maxFoundLen {
+		return r
+	}
+	found.Lock()
+	if len(found.m) >= maxFound {
+		clear(found.m) // bounded; a build refills it
+	}
+	found.m[k] = r
+	found.Unlock()
+	return r
 }
+
+type ruleKey struct {
+	f   Family
+	arg string
+}
+
+// At most maxFound answers, for arguments of at most maxFoundLen bytes.
+const (
+	maxFound    = 1 << 14
+	maxFoundLen = 256
+)
+
+// found remembers findRule's answers.
+var found = struct {
+	sync.Mutex
+	m map[ruleKey]*rule
+}{m: map[ruleKey]*rule{}}
 
 // notAllowed explains why no entry matched arg: a joined option whose value
 // is not allowed, or an option off the list.

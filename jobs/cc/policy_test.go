@@ -606,3 +606,30 @@ func TestOracle(t *testing.T) {
 		t.Errorf("oracle on a good line: %s", msg)
 	}
 }
+
+// TestRememberedRules checks that findRule's remembered answers are per
+// family and the same as the table's: the second look-up of an argument
+// decides as the first did.
+func TestRememberedRules(t *testing.T) {
+	verdict := func(err error) string {
+		if err == nil {
+			return "allowed"
+		}
+		return err.Error()
+	}
+	for _, arg := range []string{"-stdlib=libc++", "-gsplit-dwarf=single", "-O2", "-fplugin=x.so", "-Wl,-z,now", "-no-such-option"} {
+		for _, f := range []Family{FamilyGCC, FamilyClang, FamilyGCC} {
+			first := verdict(CheckArgs(f, []string{arg}))
+			again := verdict(CheckArgs(f, []string{arg}))
+			if first != again {
+				t.Errorf("%s %s: first %q, then %q", f, arg, first, again)
+			}
+		}
+	}
+	if CheckArgs(FamilyClang, []string{"-stdlib=libc++"}) != nil {
+		t.Error("clang: -stdlib=libc++ refused")
+	}
+	if CheckArgs(FamilyGCC, []string{"-stdlib=libc++"}) == nil {
+		t.Error("gcc: -stdlib=libc++ admitted after clang's answer was remembered")
+	}
+}
