@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -162,6 +163,14 @@ func setLevel(lv *slog.LevelVar, level string) {
 // services into a running node and runs it until ctx is cancelled.
 func runNode(ctx context.Context, e *env, cfg Config) error {
 	log, logLevel := newLogger(e, cfg.LogLevel)
+	if os.Getenv("GOGC") == "" && os.Getenv("GOMEMLIMIT") == "" {
+		// The node keeps little (its caches are tens of MB) and every job
+		// allocates its messages anew: at Go's default the collector took
+		// a tenth of the agent's CPU per job. The soft limit keeps the
+		// larger target from growing where memory runs short.
+		debug.SetGCPercent(400)
+		debug.SetMemoryLimit(1 << 30)
+	}
 	if path := os.Getenv("DISTMESH_CPUPROFILE"); path != "" {
 		// For developers: a CPU profile of the node, written when it stops.
 		if f, err := os.Create(path); err == nil {
