@@ -55,11 +55,8 @@ type Agent struct {
 	compilers Compilers
 	hashes    *hashCache
 	manifests *manifestCache
-	// scanLookups is how many paths the last scan looked up: the size the
-	// next scan's maps start at.
-	scanLookups atomic.Int64
-	absent      *absentCache
-	search      searchCache
+	absent    *absentCache
+	search    searchCache
 
 	// candidates are peer addresses learned from peers, added by Run.
 	candidates chan candidate

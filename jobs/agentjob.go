@@ -466,8 +466,21 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 	if !path.IsAbs(h.Dir) {
 		return nil, errors.New("working directory is not absolute")
 	}
-	in := &inputs{a: a, lc: lc, w: newWalker(h.Dir), m: &manifest{content: map[Hash]int{}},
+	in := &inputs{a: a, lc: lc, w: pooledWalker(h.Dir), m: &manifest{content: map[Hash]int{}},
 		known: map[string]*hashEntry{}, stamps: map[string]cc.FileStamp{}}
+	// The walkers and scans of this job go back to their pools at its end:
+	// what leaves this function (the manifest, the cache's copy) holds
+	// nothing of theirs but strings.
+	var scans []*scanState
+	walkers := []*walker{in.w}
+	defer func() {
+		for _, w := range walkers {
+			w.recycle()
+		}
+		for _, s := range scans {
+			s.recycle()
+		}
+	}()
 	in.w.absent = a.absent
 	key := manifestKey(comp, h)
 	if cm, ok := a.manifests.lookup(key, in.w); ok {
@@ -486,7 +499,6 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 	a.mu.Lock()
 	a.stats.ManifestMisses++
 	a.mu.Unlock()
-	in.w = in.w.sized(int(a.scanLookups.Load()))
 	for _, d := range append([]string{h.Dir, h.PWD}, h.Dirs...) {
 		if d != "" {
 			if err := in.w.addDir(d); err != nil {
@@ -511,10 +523,14 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 		return nil, false
 	}
 	s := newScan(in.w, quote, bracket, lookup)
+	scans = append(scans, s)
 	files, err := a.scanInputs(s, in, comp, h)
 	if errors.Is(err, errComputedInclude) {
 		// Ask the compiler; then look only for what its list cannot show.
-		s = newScan(newWalkerLike(in.w), quote, bracket, lookup)
+		w := newWalkerLike(in.w)
+		walkers = append(walkers, w)
+		s = newScan(w, quote, bracket, lookup)
+		scans = append(scans, s)
 		s.probesOnly = true
 		files, err = a.depsInputs(s, in, h)
 	}
@@ -546,14 +562,13 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 		cached = append(cached, cachedInput{name: f.name, entry: index[f.phys], stamp: in.stamps[f.phys], hash: he.hash, dirs: &he.dirs})
 	}
 	a.manifests.store(key, !s.probesOnly, cached, in.m.entries, in.w, s.w)
-	a.scanLookups.Store(int64(len(in.w.lstat) + len(s.w.lstat)))
 	return in.m, nil
 }
 
 // newWalkerLike is a fresh walker for the same working directory, keeping
 // the directories already recorded.
 func newWalkerLike(w *walker) *walker {
-	n := newWalker(w.cwd)
+	n := pooledWalker(w.cwd)
 	n.absent = w.absent
 	for p, e := range w.entries {
 		n.entries[p] = e

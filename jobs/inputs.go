@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -55,7 +56,6 @@ type walker struct {
 	// done memoizes whole resolutions: a job resolves most names more than
 	// once (scan, manifest check, open, the .gch check).
 	done map[string]resolved
-	hint int // how many lookups the job is expected to make
 }
 
 type resolved struct {
@@ -70,34 +70,32 @@ type lstatResult struct {
 	err    error
 }
 
-func newWalker(cwd string) *walker { return newWalkerSized(cwd, 0) }
-
-// newWalkerSized is a walker whose maps are made for about n lookups: a
-// scan makes thousands, and growing the maps step by step cost a tenth of
-// the agent's time.
-func newWalkerSized(cwd string, n int) *walker {
-	return &walker{cwd: cwd, hint: n, entries: make(map[string]Entry, n/4), lstat: make(map[string]lstatResult, n), done: make(map[string]resolved, n)}
+func newWalker(cwd string) *walker {
+	return &walker{cwd: cwd, entries: map[string]Entry{}, lstat: map[string]lstatResult{}, done: map[string]resolved{}}
 }
 
-// sized is w with its maps made for about n lookups, keeping what w
-// recorded.
-func (w *walker) sized(n int) *walker {
-	if n <= len(w.lstat) {
-		return w
+// walkerPool keeps walkers between the agent's jobs. A scan makes
+// thousands of lookups; maps made fresh for each job (zeroed memory, page
+// by page) or grown step by step cost the agent more than the lookups.
+// Cleared maps keep their room.
+var walkerPool sync.Pool
+
+// pooledWalker is a walker for cwd, its maps from an earlier job when the
+// pool has one. Give it back with recycle.
+func pooledWalker(cwd string) *walker {
+	w, ok := walkerPool.Get().(*walker)
+	if !ok {
+		return newWalker(cwd)
 	}
-	s := newWalkerSized(w.cwd, n)
-	s.lookup, s.absent = w.lookup, w.absent
-	for k, v := range w.entries {
-		s.entries[k] = v
-	}
-	for k, v := range w.lstat {
-		s.lstat[k] = v
-	}
-	for k, v := range w.done {
-		s.done[k] = v
-	}
-	return s
+	clear(w.entries)
+	clear(w.lstat)
+	clear(w.done)
+	*w = walker{cwd: cwd, entries: w.entries, lstat: w.lstat, done: w.done}
+	return w
 }
+
+// recycle gives w back to the pool: nothing may use it after.
+func (w *walker) recycle() { walkerPool.Put(w) }
 
 func (w *walker) stat(p string) lstatResult {
 	if r, ok := w.lstat[p]; ok {
@@ -165,8 +163,12 @@ func (w *walker) walk(name string) (string, fs.FileInfo, error) {
 	}
 	rest := name
 	cur := "/"
+	// full spells out the path from the root; while the walk follows it,
+	// each path walked is a prefix of it, which makes no new string.
+	full := name
 	if !path.IsAbs(name) {
 		cur = w.cwd
+		full = w.cwd + "/" + name
 	}
 	links := 0
 	for {
@@ -185,10 +187,7 @@ func (w *walker) walk(name string) (string, fs.FileInfo, error) {
 			cur = path.Dir(cur)
 			continue
 		}
-		next := cur + "/" + comp // cur is clean and physical, comp one name
-		if cur == "/" {
-			next = "/" + comp
-		}
+		next := childPath(full, cur, comp)
 		r := w.child(cur, comp, next)
 		if r.err != nil {
 			return next, nil, r.err
@@ -213,6 +212,23 @@ func (w *walker) walk(name string) (string, fs.FileInfo, error) {
 			return next, r.fi, nil
 		}
 	}
+}
+
+// childPath is cur/comp (cur clean and physical, comp one name): a prefix
+// of full when full spells it.
+func childPath(full, cur, comp string) string {
+	n := len(cur)
+	if cur == "/" {
+		n = 0
+	}
+	end := n + 1 + len(comp)
+	if len(full) >= end && full[n] == '/' && full[:n] == cur[:n] && full[n+1:end] == comp {
+		return full[:end]
+	}
+	if n == 0 {
+		return "/" + comp
+	}
+	return cur + "/" + comp
 }
 
 // addDir records a directory the compile may traverse (the working

@@ -26,3 +26,29 @@ func TestWithin(t *testing.T) {
 		t.Errorf("within allocates %v times per call", n)
 	}
 }
+
+// TestChildPath checks the walk's path building against plain joining,
+// including the cases where full does not spell the walk (a symlink was
+// followed, doubled or dotted separators).
+func TestChildPath(t *testing.T) {
+	fulls := []string{"/usr/include/stdio.h", "/usr//include/x.h", "/usr/./include", "/usrx/include", "/", "/a", "/usr/include"}
+	curs := []string{"/", "/usr", "/usr/include", "/a"}
+	comps := []string{"usr", "include", "stdio.h", "a", "inc"}
+	for _, full := range fulls {
+		for _, cur := range curs {
+			for _, comp := range comps {
+				want := cur + "/" + comp
+				if cur == "/" {
+					want = "/" + comp
+				}
+				if got := childPath(full, cur, comp); got != want {
+					t.Errorf("childPath(%q, %q, %q) = %q, want %q", full, cur, comp, got, want)
+				}
+			}
+		}
+	}
+	full := "/usr/include/x86_64-linux-gnu/bits/types.h"
+	if n := testing.AllocsPerRun(100, func() { childPath(full, full[:12], "x86_64-linux-gnu") }); n != 0 {
+		t.Errorf("childPath allocates %v times where full spells the path", n)
+	}
+}

@@ -2,9 +2,10 @@ package jobs
 
 import (
 	"errors"
-	"fmt"
 	"io/fs"
+	"path"
 	"strings"
+	"sync"
 
 	"github.com/distmesh/distmesh/jobs/cc"
 )
@@ -52,14 +53,37 @@ type scanState struct {
 	absent   map[string]bool     // candidates that did not exist (for the manifest cache)
 	pending  []scanFile          // reached, directives not yet looked at
 	unknown  []scanFile          // reached, directives not cached: contents needed
-	resolved map[string]bool     // candidate names already looked up
+	resolved map[lookupKey]bool  // searches already made
+}
+
+// lookupKey is one search for an included name: the scan's search
+// directories are fixed, so the kind of search and the includer's
+// directory (when the search starts there) say which directories it tries.
+type lookupKey struct {
+	probe, next, fromDir bool
+	dir, name            string
 }
 
 func newScan(w *walker, quote, bracket []string, lookup func(string, fs.FileInfo) (*directives, bool)) *scanState {
-	n := w.hint
-	return &scanState{w: w, quote: quote, bracket: bracket, lookup: lookup,
-		files: make(map[string]scanFile, n/4), followed: make(map[string]bool, n/4), absent: make(map[string]bool, n/2), resolved: make(map[string]bool, n/2)}
+	s, ok := scanPool.Get().(*scanState)
+	if !ok {
+		s = &scanState{files: map[string]scanFile{}, followed: map[string]bool{}, absent: map[string]bool{}, resolved: map[lookupKey]bool{}}
+	}
+	clear(s.files)
+	clear(s.followed)
+	clear(s.absent)
+	clear(s.resolved)
+	*s = scanState{w: w, quote: quote, bracket: bracket, lookup: lookup,
+		files: s.files, followed: s.followed, absent: s.absent, resolved: s.resolved, order: s.order[:0]}
+	return s
 }
+
+// scanPool keeps scans' maps between jobs, as walkerPool does walkers'.
+var scanPool sync.Pool
+
+// recycle gives s back to the pool: nothing may use it, or what it
+// returned, after.
+func (s *scanState) recycle() { scanPool.Put(s) }
 
 // addRoot adds a file the compile reads first: the source, an -include or
 // -imacros file (found relative to the working directory first, then on
@@ -152,30 +176,37 @@ func (s *scanState) follow(f scanFile, d *directives) error {
 		if s.probesOnly && !r.Probe && !r.Next {
 			continue
 		}
-		var dirs []string
-		if !r.Angle {
-			dirs = append(dirs, f.dir)
-			dirs = append(dirs, s.quote...)
-		}
-		dirs = append(dirs, s.bracket...)
-		if r.Next && r.Angle {
-			// The search resumes after the current file's directory, which
-			// may be on the quote chain too: look everywhere.
-			dirs = append(append([]string{f.dir}, s.quote...), s.bracket...)
-		}
+		// Every search but an #include <...> starts in the includer's
+		// directory; #include_next <...> resumes after it, which may be on
+		// the quote chain too: it looks everywhere.
+		fromDir := !r.Angle || r.Next
 		all := r.Next || r.Probe
 		// The same name found the same way resolves the same way; a probe
 		// and an #include of one name are different lookups.
-		key := fmt.Sprint(r.Probe, r.Next) + "\x00" + r.Name + "\x00" + strings.Join(dirs, "\x00")
+		key := lookupKey{probe: r.Probe, next: r.Next, fromDir: fromDir, name: r.Name}
+		if fromDir {
+			key.dir = f.dir
+		}
 		if !all && s.resolved[key] {
 			continue
 		}
 		s.resolved[key] = true
-		for _, c := range s.join(dirs, r.Name) {
-			if s.reach(c, r.Probe) != "" && !all {
-				break
-			}
+		if path.IsAbs(r.Name) {
+			s.reach(r.Name, r.Probe)
+			continue
 		}
+		try := func(dirs []string) bool {
+			for _, d := range dirs {
+				if s.reach(strings.TrimSuffix(d, "/")+"/"+r.Name, r.Probe) != "" && !all {
+					return true
+				}
+			}
+			return false
+		}
+		if fromDir && (try([]string{f.dir}) || try(s.quote)) {
+			continue
+		}
+		try(s.bracket)
 	}
 	return nil
 }
