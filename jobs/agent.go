@@ -119,7 +119,7 @@ func NewAgent(cfg AgentConfig) *Agent {
 		wake:       make(chan struct{}),
 		candidates: make(chan candidate, 64),
 		stats:      AgentStats{Fallbacks: map[string]int64{}},
-		durations:  newHistogram(),
+		durations:  newHistogram(durationBounds),
 	}
 }
 

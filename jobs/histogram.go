@@ -13,8 +13,12 @@ type histogram struct {
 // compile takes tens of milliseconds, a large C++ unit minutes.
 var durationBounds = []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300}
 
-func newHistogram() histogram {
-	return histogram{bounds: durationBounds, counts: make([]uint64, len(durationBounds)+1)}
+// setupBounds are the buckets of a sandbox's setup, in seconds: a few
+// milliseconds when the node keeps up.
+var setupBounds = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1}
+
+func newHistogram(bounds []float64) histogram {
+	return histogram{bounds: bounds, counts: make([]uint64, len(bounds)+1)}
 }
 
 func (h *histogram) observe(v float64) {

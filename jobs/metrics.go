@@ -74,10 +74,12 @@ func (a *Agent) WriteMetrics(w io.Writer) {
 		m.counter("distmesh_blob_hits_total", "Inputs a client did not have to send: the node's store held them.", float64(ns.BlobHits))
 		m.counter("distmesh_blobs_received_total", "Inputs received from clients.", float64(ns.BlobsIn))
 		n.mu.Lock()
-		h := n.durations
+		h, setups := n.durations, n.setups
 		h.counts = append([]uint64(nil), n.durations.counts...)
+		setups.counts = append([]uint64(nil), n.setups.counts...)
 		n.mu.Unlock()
 		m.histogram("distmesh_compile_duration_seconds", "Compiles on this node, wall time in the sandbox.", h)
+		m.histogram("distmesh_sandbox_setup_seconds", "Compiles on this node, wall time from the sandbox's request to the compiler's start (root, launcher, confinement).", setups)
 	}
 }
 

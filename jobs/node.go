@@ -65,6 +65,7 @@ type Node struct {
 	stats      NodeStats
 	active     map[*nodeJob]RunningJob
 	durations  histogram // of compiles, seconds
+	setups     histogram // of the sandbox's setup before each compiler, seconds
 }
 
 // NodeStats counts what a node did for others.
@@ -101,7 +102,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		}
 	}
 	n := &Node{cfg: cfg, log: cfg.Logger, compilers: map[string]*Compiler{}, slots: make(chan struct{}, cfg.Slots), installSum: map[string]Hash{}, footprints: map[string]*footprint{},
-		active: map[*nodeJob]RunningJob{}, durations: newHistogram(),
+		active: map[*nodeJob]RunningJob{}, durations: newHistogram(durationBounds), setups: newHistogram(setupBounds),
 		trees: newTreePool(cfg.WorkDir, cfg.Slots+cfg.Queue)}
 	for _, c := range cfg.Compilers {
 		n.compilers[c.ID] = c
@@ -248,6 +249,7 @@ func (n *Node) serve(ctx context.Context, st *transport.Stream, peer transport.P
 	})
 	n.mu.Lock()
 	n.durations.observe(float64(res.Millis) / 1000)
+	n.setups.observe(res.Setup.Seconds())
 	n.mu.Unlock()
 	if err := st.SendJSON("result", res); err != nil {
 		return err
@@ -263,7 +265,7 @@ func (n *Node) serve(ctx context.Context, st *transport.Stream, peer transport.P
 		}
 	}
 	n.count(func(s *NodeStats) { s.BytesOut += out })
-	log.Info("job done", "exit", res.Exit, "ms", res.Millis, "total_ms", time.Since(start).Milliseconds())
+	log.Info("job done", "exit", res.Exit, "ms", res.Millis, "setup_ms", float64(res.Setup.Microseconds())/1000, "total_ms", time.Since(start).Milliseconds())
 	return nil
 }
 
@@ -640,7 +642,7 @@ func (n *Node) run(ctx context.Context, job *nodeJob, log *slog.Logger) (Result,
 	// Whatever happens below, the writable directories are emptied before
 	// the tree serves another job.
 	defer func() { reusable = reusable && t.clean(job.writable) == nil }()
-	res := Result{Exit: r.ExitCode, Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Millis: time.Since(start).Milliseconds(), LimitHit: r.LimitHit}
+	res := Result{Exit: r.ExitCode, Stdout: stdout.Bytes(), Stderr: stderr.Bytes(), Millis: time.Since(start).Milliseconds(), LimitHit: r.LimitHit, Setup: r.Setup}
 	if r.LimitHit != "" {
 		return Result{}, nil, fmt.Errorf("job over the node's %s limit", r.LimitHit)
 	}

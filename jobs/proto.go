@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/distmesh/distmesh/jobs/cc"
 )
@@ -95,4 +96,7 @@ type Result struct {
 	Node     string          `json:"node"`
 	Millis   int64           `json:"ms"` // the compiler's wall time on the node
 	LimitHit string          `json:"limit,omitempty"`
+	// Setup is the node's own record, not sent: the part of Millis before
+	// the compiler started (the sandbox's setup).
+	Setup time.Duration `json:"-"`
 }

@@ -129,7 +129,10 @@ func testCompile(t *testing.T, tc toolchain) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("sandboxed object (%d bytes) differs from the local one (%d bytes)", len(got), len(want))
 	}
-	t.Logf("%s: %d bytes identical, %v, cpu %v", tc.driver, len(got), res.Elapsed, res.CPU)
+	if res.Setup <= 0 {
+		t.Errorf("Result.Setup %v for a compile that ran: the sandbox's share of the latency is not reported", res.Setup)
+	}
+	t.Logf("%s: %d bytes identical, %v (sandbox setup %v), cpu %v", tc.driver, len(got), res.Elapsed, res.Setup, res.CPU)
 }
 
 func TestClosure(t *testing.T) {

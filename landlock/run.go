@@ -43,6 +43,7 @@ func Run(ctx context.Context, spec Spec, stdout, stderr io.Writer) (Result, erro
 }
 
 func run(ctx context.Context, sp *Spawner, spec Spec, stdout, stderr io.Writer) (Result, error) {
+	called := time.Now()
 	s, err := spec.normalize()
 	if err != nil {
 		return Result{}, err
@@ -90,6 +91,9 @@ func run(ctx context.Context, sp *Spawner, spec Spec, stdout, stderr io.Writer) 
 	json.NewEncoder(l.spec).Encode(launchMsg{Spec: s, Binds: binds, SetGroups: os.Geteuid() == 0}) // a launcher that died reports through status
 	l.spec.Close()
 	msg, _ := io.ReadAll(io.LimitReader(l.status, 4096)) // EOF: the launcher executed the compiler, or died
+	if len(msg) == 0 {
+		res.Setup = time.Since(called)
+	}
 	end, waitErr := l.wait()
 	res.Elapsed = time.Since(start)
 	if end == nil {

@@ -122,6 +122,11 @@ type Result struct {
 	Elapsed  time.Duration // wall-clock time of the job, launcher included
 	CPU      time.Duration // user+system time of the job's processes that were waited for
 	Cgroup   string        // the pids cgroup that held the job, or why none did
+	// Setup is the wall-clock time from Run's call to the compiler's
+	// execve (preparing the root, taking a launcher, confining it): what
+	// the sandbox adds to the job's latency. Zero when the launcher
+	// reported a failed setup step.
+	Setup time.Duration
 }
 
 // ErrConflict reports an Install path that collides with something

@@ -96,7 +96,9 @@ func BenchmarkBuild(b *testing.B) {
 		b.Fatal(err)
 	}
 	tinyLocal := medianRun(b, proj, os.Environ(), "gcc", "-c", "tiny.c")
+	logged := len(m.logs["server"].String())
 	tinyDM := medianRun(b, proj, denv, m.bin, "gcc", "-c", "tiny.c")
+	setup := medianSetup(b, m.logs["server"].String()[logged:], "tiny.c")
 
 	median := func(ss []sample, f func(sample) float64) float64 {
 		v := make([]float64, len(ss))
@@ -125,7 +127,8 @@ func BenchmarkBuild(b *testing.B) {
 	b.ReportMetric(median(dm, func(s sample) float64 { return s.ratio }), "distmesh/local")
 	b.ReportMetric(ms(tinyDM-tinyLocal), "distmesh-added-ms")
 	b.ReportMetric(100*median(dm, func(s sample) float64 { return s.cpuShare }), "distmesh-client-cpu-%")
-	latency := fmt.Sprintf("tiny compile: gcc %.1f ms; distmesh +%.1f ms", ms(tinyLocal), ms(tinyDM-tinyLocal))
+	b.ReportMetric(setup, "node-sandbox-setup-ms")
+	latency := fmt.Sprintf("tiny compile: gcc %.1f ms; distmesh +%.1f ms (the node's sandbox setup %.1f ms of it)", ms(tinyLocal), ms(tinyDM-tinyLocal), setup)
 	if haveDistcc {
 		tinyDC := medianRun(b, proj, dcenv, "distcc", "gcc", "-c", "tiny.c")
 		rows = append(rows, row("distcc", dc))
@@ -211,6 +214,31 @@ func medianRun(b testing.TB, dir string, env []string, name string, args ...stri
 	}
 	slices.Sort(ds)
 	return ds[len(ds)/2]
+}
+
+// medianSetup is the median sandbox setup, in milliseconds, of the jobs
+// for source in a node's log.
+func medianSetup(b testing.TB, log, source string) float64 {
+	var v []float64
+	for line := range strings.Lines(log) {
+		if !strings.Contains(line, `msg="job done"`) || !strings.Contains(line, " source="+source+" ") {
+			continue
+		}
+		_, rest, ok := strings.Cut(line, " setup_ms=")
+		if !ok {
+			continue
+		}
+		f, err := strconv.ParseFloat(strings.Fields(rest)[0], 64)
+		if err != nil {
+			b.Fatalf("node log: bad setup_ms in %q", line)
+		}
+		v = append(v, f)
+	}
+	if len(v) == 0 {
+		b.Fatalf("node log: no jobs for %s with their setup time", source)
+	}
+	slices.Sort(v)
+	return v[len(v)/2]
 }
 
 func cpuOf(ps *os.ProcessState) time.Duration { return ps.UserTime() + ps.SystemTime() }

@@ -156,7 +156,7 @@ func TestOperationsViews(t *testing.T) {
 		}
 	}
 	body := httpGet(t, "http://"+metrics+"/metrics")
-	for _, want := range []string{"distmesh_build_info{", `distmesh_jobs_served_total{result="ok"} 3`, "distmesh_compile_duration_seconds_count 3", "distmesh_slots "} {
+	for _, want := range []string{"distmesh_build_info{", `distmesh_jobs_served_total{result="ok"} 3`, "distmesh_compile_duration_seconds_count 3", "distmesh_sandbox_setup_seconds_count 3", "distmesh_slots "} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
 		}
