@@ -715,6 +715,9 @@ func (a *Agent) dispatch(ctx context.Context, first *peer, req *JobRequest, m *m
 	// On return the jobs still running are cancelled; their places are
 	// given back as they end.
 	defer func() {
+		if running == 0 {
+			return
+		}
 		go func(n int) {
 			for ; n > 0; n-- {
 				a.release((<-results).p)
