@@ -1,13 +1,16 @@
 package jobs
 
 import (
+	"errors"
 	"net"
 	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 
 	"github.com/distmesh/distmesh/jobs/cc"
 	"github.com/distmesh/distmesh/jobs/wrap"
+	"github.com/distmesh/distmesh/keys"
 )
 
 // localPair returns the two ends of a connected Unix stream socket.
@@ -67,5 +70,54 @@ func TestResultCarriesOnlyExpectedOutputs(t *testing.T) {
 	}
 	if err := <-done; err != nil {
 		t.Error(err)
+	}
+}
+
+// TestInputChangedAfterHashing: an input whose contents change after the
+// agent hashed it is never compiled under the old hash. The agent reads
+// each content it sends through the descriptor it hashed, checks the hash
+// again, and fails the job with errInputChanged (which compiles it locally,
+// on no other peer) before the node runs anything. Control: the same
+// steps with the file as hashed compile.
+func TestInputChangedAfterHashing(t *testing.T) {
+	c := nodeCompiler(t, "/usr/bin/gcc")
+	n := startNode(t, []*Compiler{c}, nil)
+	a := NewAgent(AgentConfig{Identity: &keys.Identity{Name: "laptop"}, Logger: secLogger(t)})
+	p := &peer{addr: "node", conn: n.conn}
+	dir := t.TempDir()
+	// send runs job j with its one file's content read from a file holding
+	// onDisk, as runRemote does after gatherInputs hashed it.
+	send := func(j *secJob, onDisk string) (Result, error) {
+		t.Helper()
+		name := filepath.Join(dir, "x.c")
+		if err := os.WriteFile(name, []byte(onDisk), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		m := &manifest{entries: j.req.Entries, content: map[Hash]int{}}
+		for h := range j.contents {
+			m.content[h] = int(f.Fd())
+		}
+		res, _, err := a.runRemote(t.Context(), p, &j.req, m)
+		return res, err
+	}
+
+	if res, err := send(goodJob(c), secSrc); err != nil || res.Exit != 0 {
+		t.Fatalf("control, the file as hashed: %+v, %v", res, err)
+	}
+	served := n.node.Stats().Served
+
+	hashed := "int answer(void) { return 7; }\n"
+	j := newManifest().file(secDir+"/x.c", []byte(hashed)).job(c, secDir, "-c", "x.c", "-o", "x.o")
+	res, err := send(j, "int answer(void) { return 8; }\n")
+	if !errors.Is(err, errInputChanged) {
+		t.Fatalf("an input changed after hashing: %+v, %v; want errInputChanged", res, err)
+	}
+	if got := n.node.Stats().Served; got != served {
+		t.Errorf("the node ran %d jobs for a job whose input changed", got-served)
 	}
 }
