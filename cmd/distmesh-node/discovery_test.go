@@ -18,7 +18,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -180,29 +179,11 @@ func needNetns(t *testing.T) {
 	exec.Command("ip", "netns", "del", probe).Run()
 }
 
-// labLog is a log buffer that a process writes while the test reads.
-type labLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *labLog) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *labLog) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // labProc is a process the lab started, in its own process group.
 type labProc struct {
 	name string
 	cmd  *exec.Cmd
-	log  *labLog
+	log  *procLog
 	done chan struct{}
 }
 
@@ -414,7 +395,7 @@ func (l *netLab) addHost(name string, br, n int) *labHost {
 func (l *netLab) spawn(name string, env []string, args ...string) *labProc {
 	l.t.Helper()
 	cmd := exec.Command(args[0], args[1:]...)
-	p := &labProc{name: name, cmd: cmd, log: &labLog{}, done: make(chan struct{})}
+	p := &labProc{name: name, cmd: cmd, log: &procLog{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.log, p.log
 	cmd.Env = append(os.Environ(), env...)
 	// Pdeathsig: a test that panics runs no cleanup; its processes die

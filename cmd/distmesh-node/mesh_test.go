@@ -39,22 +39,22 @@ type testMesh struct {
 	dir   string
 	homes map[string]string
 	procs map[string]*exec.Cmd
-	logs  map[string]*nodeLog
+	logs  map[string]*procLog
 }
 
-// nodeLog is a node's output, readable while the node writes it.
-type nodeLog struct {
+// procLog is a process's output, readable while the process writes it.
+type procLog struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (l *nodeLog) Write(p []byte) (int, error) {
+func (l *procLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.Write(p)
 }
 
-func (l *nodeLog) String() string {
+func (l *procLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
@@ -79,7 +79,7 @@ func newTestMesh(t testing.TB, names ...string) *testMesh {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &testMesh{t: t, bin: bin, dir: t.TempDir(), homes: map[string]string{}, procs: map[string]*exec.Cmd{}, logs: map[string]*nodeLog{}}
+	m := &testMesh{t: t, bin: bin, dir: t.TempDir(), homes: map[string]string{}, procs: map[string]*exec.Cmd{}, logs: map[string]*procLog{}}
 	t.Cleanup(m.stop)
 	for i, name := range names {
 		home := filepath.Join(m.dir, name)
@@ -129,7 +129,7 @@ func (m *testMesh) startAt(name, addr string, extra ...string) {
 	home := m.homes[name]
 	args := append([]string{"join", "--home", home, "--listen", addr}, extra...)
 	cmd := exec.Command(m.bin, args...)
-	log := &nodeLog{}
+	log := &procLog{}
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.Env = append(os.Environ(), "DISTMESH_LOG=debug")
 	// A test that panics (a timeout) runs no cleanup: the node must not
