@@ -260,7 +260,7 @@ func (a *Agent) serveConn(ctx context.Context, c *net.UnixConn) {
 			lc.Send("local", []byte(err.Error()+": the wrapper and the agent are of different releases (restart distmesh join)"))
 			return
 		}
-		a.compile(ctx, lc, j)
+		a.compile(ctx, lc, j, caller{cred.Uid, cred.Gid})
 	default:
 		lc.Send("error", []byte("unknown request "+typ))
 	}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -29,7 +30,7 @@ const (
 	noPeerGrace = 30 * time.Second // DISTMESH_FALLBACK=0: waiting for any suitable peer
 )
 
-func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, j *wrap.Job) {
+func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, j *wrap.Job, who caller) {
 	rec := JobRecord{At: time.Now()}
 	log := a.log
 	// local sends the job back to the wrapper's machine. The compiler it
@@ -117,9 +118,9 @@ func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, j *wrap.Job) {
 		}
 	}()
 
-	m, err := a.gatherInputs(ctx, lc, comp, h)
+	m, err := a.gatherInputs(ctx, lc, comp, h, who)
 	if m != nil {
-		defer cc.CloseFDs(m.opened)
+		defer m.close()
 	}
 	if err != nil {
 		if h.Fallback {
@@ -134,7 +135,7 @@ func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, j *wrap.Job) {
 		// What a local compile would do on the user's terminal.
 		args = append(slices.Clone(args), "-fdiagnostics-color=always")
 	}
-	req := &JobRequest{Compiler: comp.ID, Name: h.Name, Native: native, Args: args, Env: h.Env, Dir: h.Dir, Entries: m.entries}
+	req := &JobRequest{Compiler: comp.ID, Name: h.Name, Native: native, Args: args, Env: h.Env, Dir: h.Dir, Entries: m.entries, entriesJSON: m.json}
 
 	released = true // dispatch releases every place it holds
 	res, outs, err := a.dispatchWatched(ctx, lc, p, req, m, comp.ID, native, log)
@@ -266,8 +267,81 @@ func (a *Agent) reserve(ctx context.Context, compiler, native string, fallback b
 // each content from.
 type manifest struct {
 	entries []Entry
+	json    []byte       // entries encoded, when a cached manifest has it
 	content map[Hash]int // descriptors to read each content from
-	opened  []int        // descriptors the wrapper passed, closed after the job
+
+	// mu protects what follows once the job is dispatched: the tries on
+	// several peers may each ask for contents not yet open.
+	mu sync.Mutex
+	// unopened are contents whose files the wrapper stat'ed, not opened
+	// (a cached manifest of the same caller): it opens them when a node
+	// asks, and each must still be the version stat'ed.
+	unopened map[Hash]cachedInput
+	open     func(names []string, got func(name string, fd int) error) ([]int, error) // through the wrapper; nil when the job is over
+	opened   []int                                                                    // descriptors the wrapper passed, closed after the job
+}
+
+// contents returns a descriptor for each hash, asking the wrapper to open
+// the files it has only stat'ed.
+func (m *manifest) contents(hashes []Hash) ([]int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var names []string
+	want := map[string]cachedInput{}
+	for _, h := range hashes {
+		if _, ok := m.content[h]; ok {
+			continue
+		}
+		f, ok := m.unopened[h]
+		if !ok {
+			return nil, fmt.Errorf("node asked for content %s that is not in the job", h)
+		}
+		if _, dup := want[f.name]; !dup {
+			names = append(names, f.name)
+			want[f.name] = f
+		}
+	}
+	if len(names) > 0 {
+		if m.open == nil {
+			return nil, errors.New("the job is over")
+		}
+		fds, err := m.open(names, func(name string, fd int) error {
+			f := want[name]
+			var st syscall.Stat_t
+			if fd < 0 || syscall.Fstat(fd, &st) != nil || stampOfStat(&st) != f.stamp {
+				return errInputChanged
+			}
+			m.content[f.hash] = fd
+			delete(m.unopened, f.hash)
+			return nil
+		})
+		m.opened = append(m.opened, fds...)
+		if err != nil {
+			return nil, err
+		}
+	}
+	fds := make([]int, len(hashes))
+	for i, h := range hashes {
+		fds[i] = m.content[h]
+	}
+	return fds, nil
+}
+
+// count is the number of distinct contents in the job.
+func (m *manifest) count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.content) + len(m.unopened)
+}
+
+// close ends the job's use of the wrapper and closes every descriptor it
+// passed.
+func (m *manifest) close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.open = nil
+	cc.CloseFDs(m.opened)
+	m.opened = nil
 }
 
 // inputs gathers a job's inputs: it walks paths (recording the directories
@@ -277,6 +351,7 @@ type manifest struct {
 type inputs struct {
 	a      *Agent
 	lc     *cc.LocalConn
+	who    caller
 	w      *walker
 	m      *manifest
 	known  map[string]*hashEntry   // physical path → hashed
@@ -393,41 +468,82 @@ func (in *inputs) add(name string, fd int) error {
 	return nil
 }
 
-// reuse takes a cached manifest whose lookups all still hold: the wrapper
-// opens its inputs, and when each is the version cached, or the same file
-// with new contents but the same include directives (see manifestCache),
-// that is the job's manifest, with the new versions. Otherwise the
-// descriptors are kept for the scan.
+// reuse takes a cached manifest whose lookups all still hold: when each
+// input is the version cached, or the same file with new contents but the
+// same include directives (see manifestCache), that is the job's manifest,
+// with the new versions. The wrapper checks the inputs: it stats them for
+// the manifest's owner, and opens the edited ones, whose contents must be
+// hashed; it opens them all for anyone else. A manifest that turns out
+// stale leaves the descriptors passed for the scan.
 func (in *inputs) reuse(key Hash, cm *cachedManifest) (ok, refreshed bool, err error) {
 	names := make([]string, len(cm.inputs))
 	for i, f := range cm.inputs {
 		names[i] = f.name
 	}
-	in.pre = make(map[string]int, len(names))
+	in.pre = map[string]int{}
 	type change struct {
 		i, fd int
 		st    syscall.Stat_t
 	}
 	var changed []change
-	i, usable := 0, true
-	err = in.request(names, func(name string, fd int) error {
-		defer func() { i++ }()
-		if fd < 0 {
-			usable = false
+	if cm.owner == in.who {
+		stamps, found, err := statThrough(in.lc, names)
+		if err != nil {
+			return false, false, err
+		}
+		var edited []int
+		for i, f := range cm.inputs {
+			if !found[i] {
+				return false, false, nil
+			}
+			if stamps[i] != f.stamp {
+				edited = append(edited, i)
+			}
+		}
+		if len(edited) > 0 && !cm.scanned {
+			return false, false, nil
+		}
+		ask := make([]string, len(edited))
+		for k, i := range edited {
+			ask[k] = names[i]
+		}
+		k, usable := 0, true
+		err = in.request(ask, func(name string, fd int) error {
+			defer func() { k++ }()
+			var st syscall.Stat_t
+			if fd < 0 || syscall.Fstat(fd, &st) != nil {
+				usable = false
+				return nil
+			}
+			in.pre[name] = fd
+			changed = append(changed, change{edited[k], fd, st})
 			return nil
+		})
+		if err != nil || !usable {
+			return false, false, err
 		}
-		in.pre[name] = fd
-		var st syscall.Stat_t
-		switch {
-		case syscall.Fstat(fd, &st) != nil:
-			usable = false
-		case !cm.current(i, &st):
-			changed = append(changed, change{i, fd, st})
+	} else {
+		in.pre = make(map[string]int, len(names))
+		i, usable := 0, true
+		err = in.request(names, func(name string, fd int) error {
+			defer func() { i++ }()
+			if fd < 0 {
+				usable = false
+				return nil
+			}
+			in.pre[name] = fd
+			var st syscall.Stat_t
+			switch {
+			case syscall.Fstat(fd, &st) != nil:
+				usable = false
+			case !cm.current(i, &st):
+				changed = append(changed, change{i, fd, st})
+			}
+			return nil
+		})
+		if err != nil || !usable || len(changed) > 0 && !cm.scanned {
+			return false, false, err
 		}
-		return nil
-	})
-	if err != nil || !usable || len(changed) > 0 && !cm.scanned {
-		return false, false, err
 	}
 	// Cached entries are never changed, only replaced: the job reads them
 	// as they are, and a refresh works on copies.
@@ -449,24 +565,54 @@ func (in *inputs) reuse(key Hash, cm *cachedManifest) (ok, refreshed bool, err e
 			e.Mode, e.MTime, e.Size, e.Hash = c.st.Mode&0o777, c.st.Mtim.Nano(), c.st.Size, he.hash
 			inputs[c.i] = cachedInput{name: old.name, entry: old.entry, stamp: stamp, hash: he.hash, dirs: &he.dirs}
 		}
-		in.a.manifests.refresh(key, cm, inputs, entries)
+		in.a.manifests.refresh(key, cm, in.who, inputs, entries)
 	}
 	in.m.entries = entries
+	if len(changed) == 0 {
+		in.m.json = cm.json()
+	}
 	for _, f := range inputs {
-		in.m.content[f.hash] = in.pre[f.name]
+		if fd, ok := in.pre[f.name]; ok {
+			in.m.content[f.hash] = fd
+		}
+	}
+	if len(in.m.content) < len(inputs) {
+		in.m.unopened = make(map[Hash]cachedInput, len(inputs)-len(in.m.content))
+		for _, f := range inputs {
+			if _, ok := in.m.content[f.hash]; !ok {
+				in.m.unopened[f.hash] = f
+			}
+		}
 	}
 	clear(in.pre)
 	return true, len(changed) > 0, nil
 }
 
+// statThrough asks the wrapper to stat names: each one's stamp, and
+// whether it was found.
+func statThrough(lc *cc.LocalConn, names []string) ([]cc.FileStamp, []bool, error) {
+	if len(names) == 0 {
+		return nil, nil, nil
+	}
+	if err := lc.Send("stat", wrap.AppendList(nil, names...)); err != nil {
+		return nil, nil, err
+	}
+	b, fds, err := lc.RecvType("stated")
+	cc.CloseFDs(fds)
+	if err != nil {
+		return nil, nil, err
+	}
+	return wrap.ParseStated(b, len(names))
+}
+
 // gatherInputs finds and opens every input of a job: from the manifest
 // cache, with the include scanner, or, where it cannot be sure (a computed
 // #include), from the compiler's own dependency list.
-func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compiler, h *cc.Hello) (*manifest, error) {
+func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compiler, h *cc.Hello, who caller) (*manifest, error) {
 	if !path.IsAbs(h.Dir) {
 		return nil, errors.New("working directory is not absolute")
 	}
-	in := &inputs{a: a, lc: lc, w: pooledWalker(h.Dir), m: &manifest{content: map[Hash]int{}},
+	in := &inputs{a: a, lc: lc, who: who, w: pooledWalker(h.Dir), m: &manifest{content: map[Hash]int{}},
 		known: map[string]*hashEntry{}, stamps: map[string]cc.FileStamp{}}
 	// The walkers and scans of this job go back to their pools at its end:
 	// what leaves this function (the manifest, the cache's copy) holds
@@ -561,7 +707,7 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 		}
 		cached = append(cached, cachedInput{name: f.name, entry: index[f.phys], stamp: in.stamps[f.phys], hash: he.hash, dirs: &he.dirs})
 	}
-	a.manifests.store(key, !s.probesOnly, cached, in.m.entries, in.w, s.w)
+	a.manifests.store(key, who, !s.probesOnly, cached, in.m.entries, in.w, s.w)
 	return in.m, nil
 }
 
@@ -793,22 +939,41 @@ func (a *Agent) dispatch(ctx context.Context, first *peer, req *JobRequest, m *m
 // dispatchWatched is dispatch, cancelled if the wrapper goes away (the
 // build was interrupted): the node then kills the job instead of finishing
 // it for nobody. The wrapper sends nothing while its job runs, so any read
-// that returns means it is gone.
+// that returns means it is gone. The watch pauses while a try asks the
+// wrapper to open contents a node needs (manifest.contents).
 func (a *Agent) dispatchWatched(ctx context.Context, lc *cc.LocalConn, p *peer, req *JobRequest, m *manifest, compiler, native string, log *slog.Logger) (Result, [][]byte, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	gone := make(chan struct{})
-	go func() {
-		defer close(gone)
-		var b [1]byte
-		if _, err := lc.UnixConn().Read(b[:]); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
-			cancel()
-		}
-	}()
+	c := lc.UnixConn()
+	var gone chan struct{}
+	watch := func() {
+		gone = make(chan struct{})
+		go func() {
+			defer close(gone)
+			var b [1]byte
+			if _, err := c.Read(b[:]); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				cancel()
+			}
+		}()
+	}
+	unwatch := func() {
+		c.SetReadDeadline(time.Now())
+		<-gone
+		c.SetReadDeadline(time.Time{})
+	}
+	m.mu.Lock()
+	m.open = func(names []string, got func(name string, fd int) error) ([]int, error) {
+		unwatch()
+		defer watch()
+		return openThrough(lc, names, got)
+	}
+	watch()
+	m.mu.Unlock()
 	res, outs, err := a.dispatch(ctx, p, req, m, compiler, native, log)
-	lc.UnixConn().SetReadDeadline(time.Now()) // stop watching
-	<-gone
-	lc.UnixConn().SetReadDeadline(time.Time{})
+	m.mu.Lock()
+	m.open = nil
+	unwatch()
+	m.mu.Unlock()
 	return res, outs, err
 }
 
@@ -835,7 +1000,11 @@ func (a *Agent) runRemote(ctx context.Context, p *peer, req *JobRequest, m *mani
 		return Result{}, nil, err
 	}
 	defer st.Close()
-	if err := st.SendJSON("job", req); err != nil {
+	b, err := req.encode()
+	if err != nil {
+		return Result{}, nil, err
+	}
+	if err := st.Send("job", b); err != nil {
 		return Result{}, nil, err
 	}
 	var need Need
@@ -845,12 +1014,12 @@ func (a *Agent) runRemote(ctx context.Context, p *peer, req *JobRequest, m *mani
 	enc := encoderPool.Get().(*zstd.Encoder)
 	defer encoderPool.Put(enc)
 	var out int64
-	for _, h := range need.Hashes {
-		fd, ok := m.content[h]
-		if !ok {
-			return Result{}, nil, fmt.Errorf("node asked for content %s that is not in the job", h)
-		}
-		data, err := readAllAt(fd)
+	fds, err := m.contents(need.Hashes)
+	if err != nil {
+		return Result{}, nil, err
+	}
+	for i, h := range need.Hashes {
+		data, err := readAllAt(fds[i])
 		if err != nil {
 			return Result{}, nil, err
 		}
@@ -888,7 +1057,7 @@ func (a *Agent) runRemote(ctx context.Context, p *peer, req *JobRequest, m *mani
 	p.stats.BytesOut += out
 	p.stats.BytesIn += in
 	p.stats.BlobsSent += int64(len(need.Hashes))
-	p.stats.BlobHits += int64(len(m.content) - len(need.Hashes))
+	p.stats.BlobHits += int64(m.count() - len(need.Hashes))
 	if res.Exit == 0 {
 		p.stats.OK++
 	} else {

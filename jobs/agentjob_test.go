@@ -1,10 +1,15 @@
 package jobs
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -119,5 +124,162 @@ func TestInputChangedAfterHashing(t *testing.T) {
 	}
 	if got := n.node.Stats().Served; got != served {
 		t.Errorf("the node ran %d jobs for a job whose input changed", got-served)
+	}
+}
+
+// TestReuseChecksInputsAsTheCaller: a cached manifest's inputs are checked
+// by its owner's wrapper with stat, no descriptor passed; anyone else's
+// wrapper opens every one, so nobody compiles what they cannot read. An
+// input edited since is opened, and only it, to be hashed. The contents
+// not opened are opened through the wrapper when a node asks for them
+// (manifest.contents), and must still be the version stat'ed.
+func TestReuseChecksInputsAsTheCaller(t *testing.T) {
+	dir := t.TempDir()
+	owner, other := caller{1000, 1000}, caller{1001, 1000}
+	files := map[string]string{"a.h": "#define A 1\n", "b.h": "#include \"a.h\"\n"}
+	for n, c := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := NewAgent(AgentConfig{Identity: &keys.Identity{Name: "laptop"}, Logger: secLogger(t)})
+	cached := func() *cachedManifest {
+		var inputs []cachedInput
+		var entries []Entry
+		for i, n := range []string{"a.h", "b.h"} {
+			p := filepath.Join(dir, n)
+			var st syscall.Stat_t
+			if err := syscall.Stat(p, &st); err != nil {
+				t.Fatal(err)
+			}
+			b, _ := os.ReadFile(p)
+			d := parseDirectives(b)
+			h := Hash(sha256.Sum256(b))
+			inputs = append(inputs, cachedInput{name: p, entry: i, stamp: stampOfStat(&st), hash: h, dirs: &d})
+			entries = append(entries, Entry{Path: p, Kind: KindFile, Mode: 0o644, MTime: st.Mtim.Nano(), Size: st.Size, Hash: h})
+		}
+		return newCachedManifest(owner, nil, inputs, entries, true)
+	}
+	// reuse runs inputs.reuse for who against a scripted wrapper that
+	// answers stat and open as the C wrapper does; it returns the inputs
+	// and what the wrapper was asked, one "TYPE NAME…" line per request.
+	reuse := func(who caller, cm *cachedManifest) (*inputs, bool, bool, func() []string) {
+		t.Helper()
+		agentEnd, wrapperEnd := localPair(t)
+		var mu sync.Mutex
+		var asked []string
+		go func() {
+			for {
+				typ, payload, fds, err := wrapperEnd.RecvFDs()
+				cc.CloseFDs(fds)
+				if err != nil {
+					return
+				}
+				names, _ := wrap.SplitList(payload)
+				mu.Lock()
+				asked = append(asked, typ+" "+strings.Join(names, " "))
+				mu.Unlock()
+				switch typ {
+				case "stat":
+					var out []byte
+					for _, n := range names {
+						rec := make([]byte, wrap.StatRecord)
+						rec[0] = '0'
+						var st syscall.Stat_t
+						if syscall.Stat(n, &st) == nil {
+							s := wrap.StampOf(&st)
+							rec[0] = '1'
+							for k, v := range []uint64{s.Dev, s.Ino, uint64(s.Size), uint64(s.MTime), uint64(s.CTime)} {
+								binary.NativeEndian.PutUint64(rec[1+8*k:], v)
+							}
+						}
+						out = append(out, rec...)
+					}
+					wrapperEnd.Send("stated", out)
+				case "open":
+					var ok []byte
+					var opened []int
+					for _, n := range names {
+						fd, err := syscall.Open(n, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+						if err != nil {
+							ok = append(ok, '0')
+							continue
+						}
+						ok = append(ok, '1')
+						opened = append(opened, fd)
+					}
+					wrapperEnd.SendFDs("opened", ok, opened)
+					cc.CloseFDs(opened)
+				}
+			}
+		}()
+		in := &inputs{a: a, lc: agentEnd, who: who, w: newWalker(dir), m: &manifest{content: map[Hash]int{}},
+			known: map[string]*hashEntry{}, stamps: map[string]cc.FileStamp{}}
+		t.Cleanup(in.m.close)
+		ok, refreshed, err := in.reuse(Hash{1}, cm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.m.open = func(names []string, got func(string, int) error) ([]int, error) {
+			return openThrough(agentEnd, names, got)
+		}
+		return in, ok, refreshed, func() []string {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Clone(asked)
+		}
+	}
+	a1, b1 := filepath.Join(dir, "a.h"), filepath.Join(dir, "b.h")
+
+	// The owner, nothing changed: stat only, and contents opened on demand.
+	in, ok, refreshed, asked := reuse(owner, cached())
+	if !ok || refreshed {
+		t.Fatalf("owner, unchanged: reused %v, refreshed %v", ok, refreshed)
+	}
+	if got, want := asked(), []string{"stat " + a1 + " " + b1}; !slices.Equal(got, want) {
+		t.Errorf("owner, unchanged: the wrapper was asked %q, want %q", got, want)
+	}
+	ha := in.m.entries[0].Hash
+	fds, err := in.m.contents([]Hash{ha})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := readAllAt(fds[0]); err != nil || string(b) != files["a.h"] {
+		t.Errorf("content of a.h read %q, %v", b, err)
+	}
+	if got := asked(); len(got) != 2 || got[1] != "open "+a1 {
+		t.Errorf("a node's request for a.h asked the wrapper %q, want one open of a.h", got)
+	}
+	// Edited after the stat: the node must not get the new contents under
+	// the old hash.
+	if err := os.WriteFile(b1, []byte("#include \"a.h\"\nint b;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.m.contents([]Hash{in.m.entries[1].Hash}); !errors.Is(err, errInputChanged) {
+		t.Errorf("content of b.h edited after the stat: %v, want errInputChanged", err)
+	}
+	in.m.close()
+	if _, err := in.m.contents([]Hash{in.m.entries[1].Hash}); err == nil {
+		t.Error("contents opened through the wrapper after the job ended")
+	}
+
+	// Someone else: every input opened.
+	_, ok, _, asked = reuse(other, cached())
+	if got, want := asked(), []string{"open " + a1 + " " + b1}; !ok || !slices.Equal(got, want) {
+		t.Errorf("another caller: reused %v, the wrapper was asked %q, want %q", ok, got, want)
+	}
+
+	// The owner, one input edited with its #includes unchanged: stat, then
+	// only the edited input opened, and the manifest refreshed.
+	cm := cached()
+	if err := os.WriteFile(a1, []byte("#define A 22\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	in, ok, refreshed, asked = reuse(owner, cm)
+	if got, want := asked(), []string{"stat " + a1 + " " + b1, "open " + a1}; !ok || !refreshed || !slices.Equal(got, want) {
+		t.Errorf("owner, a.h edited: reused %v, refreshed %v, the wrapper was asked %q, want %q", ok, refreshed, got, want)
+	}
+	if h := Hash(sha256.Sum256([]byte("#define A 22\n"))); in.m.entries[0].Hash != h {
+		t.Error("the refreshed manifest does not carry a.h's new contents")
 	}
 }

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"path"
@@ -30,9 +31,13 @@ import (
 // the file's). A directory whose stamp changed, or that had been modified
 // within the settle interval when the manifest was stored (two changes in
 // one tick of the kernel's clock leave equal times; git guards against the
-// same "racy" case), has each of its names checked. Inputs are checked on
-// the descriptors the wrapper passes, which the agent needs anyway: same
-// device, inode, size and times as the version that was hashed.
+// same "racy" case), has each of its names checked. Inputs are checked
+// with the wrapper's view of them: same device, inode, size and times as
+// the version that was hashed. For the caller whose wrapper opened every
+// input at those versions (the owner), the wrapper stats them; for anyone
+// else it opens them, so that nobody compiles what they cannot read. The
+// change time moves with every chmod, chown and ACL change, so a version
+// the owner could read, it still can.
 //
 // An input whose contents changed but whose include directives did not
 // (an edited function body) leaves the scan's answer as it was: the
@@ -57,11 +62,25 @@ type manifestCache struct {
 }
 
 type cachedManifest struct {
+	owner   caller // whose wrapper opened every input at the versions cached
 	dirs    []dirCheck
 	inputs  []cachedInput
-	entries []Entry // the manifest as sent: directories, symlinks, files; shared with jobs, never changed
-	scanned bool    // found by the include scanner, not by the compiler
+	entries []Entry       // the manifest as sent: directories, symlinks, files; shared with jobs, never changed
+	scanned bool          // found by the include scanner, not by the compiler
+	json    func() []byte // entries, encoded once
 }
+
+func newCachedManifest(owner caller, dirs []dirCheck, inputs []cachedInput, entries []Entry, scanned bool) *cachedManifest {
+	return &cachedManifest{owner: owner, dirs: dirs, inputs: inputs, entries: entries, scanned: scanned,
+		json: sync.OnceValue(func() []byte {
+			b, _ := json.Marshal(entries)
+			return b
+		})}
+}
+
+// caller is the user a wrapper runs as (SO_PEERCRED), who may or may not
+// be able to read a file.
+type caller struct{ uid, gid uint32 }
 
 // cachedInput is one input file: the name the wrapper opens it by, its
 // entry in the manifest, and the version that was hashed.
@@ -147,7 +166,7 @@ func (cm *cachedManifest) current(i int, st *syscall.Stat_t) bool {
 // walking order, so a directory's stamp predates the lookups in it). A job
 // whose lookups or inputs cannot all be checked later is not cached. The
 // cache keeps entries as they are: the caller must not change them.
-func (mc *manifestCache) store(key Hash, scanned bool, inputs []cachedInput, entries []Entry, walkers ...*walker) {
+func (mc *manifestCache) store(key Hash, owner caller, scanned bool, inputs []cachedInput, entries []Entry, walkers ...*walker) {
 	settled := mc.settledBefore()
 	if !inputsSettled(inputs, settled) {
 		return
@@ -190,10 +209,11 @@ func (mc *manifestCache) store(key Hash, scanned bool, inputs []cachedInput, ent
 		d.names = append(d.names, n)
 	}
 	slices.Sort(dirs)
-	cm := &cachedManifest{inputs: inputs, entries: entries, scanned: scanned}
+	var checks []dirCheck
 	for _, dir := range dirs {
-		cm.dirs = append(cm.dirs, *byDir[dir])
+		checks = append(checks, *byDir[dir])
 	}
+	cm := newCachedManifest(owner, checks, inputs, entries, scanned)
 	mc.mu.Lock()
 	defer mc.mu.Unlock()
 	if len(mc.m) >= mc.max {
@@ -221,15 +241,15 @@ func inputsSettled(inputs []cachedInput, settled int64) bool {
 }
 
 // refresh replaces the cached manifest old by the same lookups with new
-// input versions, unless another job replaced it meanwhile.
-func (mc *manifestCache) refresh(key Hash, old *cachedManifest, inputs []cachedInput, entries []Entry) {
+// input versions, seen by owner, unless another job replaced it meanwhile.
+func (mc *manifestCache) refresh(key Hash, old *cachedManifest, owner caller, inputs []cachedInput, entries []Entry) {
 	if !inputsSettled(inputs, mc.settledBefore()) {
 		return
 	}
 	mc.mu.Lock()
 	defer mc.mu.Unlock()
 	if mc.m[key] == old {
-		mc.m[key] = &cachedManifest{dirs: old.dirs, inputs: inputs, entries: entries, scanned: old.scanned}
+		mc.m[key] = newCachedManifest(owner, old.dirs, inputs, entries, old.scanned)
 	}
 }
 

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -49,6 +50,31 @@ type JobRequest struct {
 	Env      []string `json:"env"`              // the variables that change what the compiler writes
 	Dir      string   `json:"dir"`              // the physical working directory
 	Entries  []Entry  `json:"entries"`          // what the compile reads and traverses
+
+	// entriesJSON is Entries encoded, when a cached manifest kept its
+	// encoding: a rebuild sends the same hundreds of entries job after job.
+	entriesJSON []byte
+}
+
+// encode is the request's JSON, with the entries' cached encoding spliced
+// in when there is one (json.Marshal would re-validate it byte by byte).
+func (j *JobRequest) encode() ([]byte, error) {
+	if j.entriesJSON == nil {
+		return json.Marshal(j)
+	}
+	head := *j
+	head.Entries = nil
+	b, err := json.Marshal(&head)
+	if err != nil {
+		return nil, err
+	}
+	const tail = `,"entries":null}` // Entries is the last field
+	if !bytes.HasSuffix(b, []byte(tail)) {
+		return json.Marshal(j)
+	}
+	b = append(b[:len(b)-len(tail)], `,"entries":`...)
+	b = append(b, j.entriesJSON...)
+	return append(b, '}'), nil
 }
 
 // Key is the job's canonical key: compiler identity, arguments, the

@@ -5,6 +5,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -153,4 +155,78 @@ func (m *testMesh) agentCounter(name, key string) int {
 	agent, _ := m.status(name)["agent"].(map[string]any)
 	v, _ := agent[key].(float64)
 	return int(v)
+}
+
+// TestRebuildOnAnotherNode: a rebuild whose manifest the agent has cached
+// (the wrapper only stats its inputs) goes to a node that has none of its
+// contents. The wrapper opens them while the job is on the node, when the
+// node asks for them, and the object equals a local compile.
+func TestRebuildOnAnotherNode(t *testing.T) {
+	needSandbox(t)
+	m := newTestMesh(t, "first")
+	token := m.run("keys", "add", "--home", m.homes["first"], "--name", "client")
+	m.homes["client"] = filepath.Join(m.dir, "client")
+	m.start("client", strings.TrimSpace(token), "--client-only")
+	m.waitPeersUp("client", 1)
+
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"inc/cfg.h": "#define CFG 41\n",
+		"main.c":    "#include <cfg.h>\nint value(void) { return CFG + 1; }\n",
+	} {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args := []string{"-g", "-O2", "-Iinc", "-c", "main.c", "-o", "main.o"}
+	local := exec.Command("gcc", args...)
+	local.Dir = dir
+	if out, err := local.CombinedOutput(); err != nil {
+		t.Fatalf("local gcc: %v\n%s", err, out)
+	}
+	want, _ := os.ReadFile(filepath.Join(dir, "main.o"))
+	build := func(step string) {
+		t.Helper()
+		os.Remove(filepath.Join(dir, "main.o"))
+		cmd := exec.Command(m.bin, append([]string{"gcc"}, args...)...)
+		cmd.Dir, cmd.Env = dir, m.compileEnv("client", "DISTMESH_FALLBACK=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: through the mesh: %v\n%s", step, err, out)
+		}
+		if got, _ := os.ReadFile(filepath.Join(dir, "main.o")); !bytes.Equal(got, want) {
+			t.Fatalf("%s: the object through the mesh (%d bytes) differs from the local one (%d bytes)", step, len(got), len(want))
+		}
+	}
+	time.Sleep(settle) // so that the agent caches the manifest
+	build("first build")
+
+	token = m.run("keys", "add", "--home", m.homes["first"], "--name", "second")
+	m.start("second", strings.TrimSpace(token))
+	m.waitPeersUp("client", 2)
+	m.kill("first", syscall.SIGTERM)
+	m.waitFor("the client to see first down", func() bool {
+		for _, p := range m.status("client")["peers"].([]any) {
+			if p := p.(map[string]any); p["name"] == "first" && p["state"] == "up" {
+				return false
+			}
+		}
+		return true
+	})
+	hits := m.agentCounter("client", "manifest_hits")
+	build("rebuild on second")
+	if got := m.agentCounter("client", "manifest_hits"); got != hits+1 {
+		t.Errorf("the rebuild did not take its inputs from the manifest cache (hits %d, want %d)", got, hits+1)
+	}
+	for _, p := range m.status("client")["peers"].([]any) {
+		p := p.(map[string]any)
+		if p["name"] != "second" {
+			continue
+		}
+		stats := p["stats"].(map[string]any)
+		if stats["jobs_ok"].(float64) != 1 || stats["blobs_sent"].(float64) < 2 {
+			t.Errorf("second: %v; want one job, with the source and the header sent", stats)
+		}
+	}
 }

@@ -17,7 +17,8 @@
  *   - sends the agent the command line, working directory and the
  *     environment variables that matter (the list in package wrap),
  *   - opens the files the agent names and passes it the descriptors (so
- *     the agent reads only what this user can read),
+ *     the agent reads only what this user can read), or stats them when
+ *     the agent only needs to know they are unchanged,
  *   - runs the compiler's own dependency scan when the agent asks,
  *   - writes the outputs the agent returns, atomically, with the mode a
  *     local compile gives them, then the compiler's messages, and exits
@@ -443,6 +444,38 @@ static int open_files(const char *p, size_t n)
 	return 0;
 }
 
+/* stat_files stats the names listed in a payload (following symlinks, as
+ * open does) and answers "stated": per name, STAT_RECORD bytes, '1' and
+ * the file's device, inode, size, modification and change times (in
+ * nanoseconds), five 64-bit numbers in this machine's byte order, or '0'
+ * and zeros. The agent asks this when it has seen this user's wrapper open
+ * every file already and only needs to know that each is the version it
+ * read; stat costs less than open and close, and no descriptor crosses. */
+#define STAT_RECORD 41
+static int stat_files(const char *p, size_t n)
+{
+	const char *end = p + n;
+	if (n > 0 && end[-1] != 0)
+		return -1;
+	struct buf out = {0};
+	while (p < end) {
+		struct stat st;
+		unsigned char rec[STAT_RECORD] = {'0'};
+		if (stat(p, &st) == 0) {
+			int64_t v[5] = {(int64_t)st.st_dev, (int64_t)st.st_ino, (int64_t)st.st_size,
+					(int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
+					(int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec};
+			rec[0] = '1';
+			memcpy(rec + 1, v, sizeof v);
+		}
+		buf_add(&out, rec, sizeof rec);
+		p += strlen(p) + 1;
+	}
+	int rc = send_msg("stated", out.p ? out.p : "", out.len, NULL, 0);
+	free(out.p);
+	return rc;
+}
+
 /* scan runs the compiler with the arguments listed in a payload and sends
  * the agent what it printed on stdout. A scan that fails makes the job
  * local: the local compile reports what is wrong (a missing header)
@@ -652,6 +685,10 @@ static int wrap(char *name, char **args)
 		} else if (strcmp(type, "open") == 0) {
 			if (open_files(p, n) < 0)
 				return local("agent: connection lost or bad open message");
+			free(p);
+		} else if (strcmp(type, "stat") == 0) {
+			if (stat_files(p, n) < 0)
+				return local("agent: connection lost or bad stat message");
 			free(p);
 		} else if (strcmp(type, "scan") == 0) {
 			scan(p, n);

@@ -103,6 +103,7 @@ func (lc *LocalConn) fill() error {
 	}
 	oob := make([]byte, syscall.CmsgSpace(4*MaxFDsPerMessage))
 	n, oobn, _, _, err := lc.c.ReadMsgUnix(lc.buf[len(lc.buf):cap(lc.buf)], oob)
+	n = max(n, 0) // -1 from a read on a closed connection
 	lc.buf = lc.buf[:len(lc.buf)+n]
 	if oobn > 0 {
 		msgs, perr := syscall.ParseSocketControlMessage(oob[:oobn])

@@ -333,6 +333,69 @@ func TestFrontScan(t *testing.T) {
 	}
 }
 
+// TestFrontStats: the wrapper stats the names the agent lists, following
+// symlinks as open does, without opening them (a FIFO does not hang it),
+// and answers each with the stamp Go's stat gives, or not found.
+func TestFrontStats(t *testing.T) {
+	f := newFront(t)
+	ln := f.listen()
+	for _, n := range []string{"a.h", "b.h"} {
+		if err := os.WriteFile(filepath.Join(f.dir, n), []byte(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink("b.h", filepath.Join(f.dir, "link.h")); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(filepath.Join(f.dir, "fifo"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"a.h", filepath.Join(f.dir, "b.h"), "missing.h", "link.h", "fifo"}
+	var stamps []wrap.Stamp
+	var found []bool
+	res := f.run(ln, func(lc *cc.LocalConn) {
+		recvJob(t, lc)
+		lc.Send("stat", wrap.AppendList(nil, names...))
+		b, fds, err := lc.RecvType("stated")
+		if len(fds) != 0 {
+			t.Errorf("%d descriptors passed with stated", len(fds))
+		}
+		cc.CloseFDs(fds)
+		if err == nil {
+			stamps, found, err = wrap.ParseStated(b, len(names))
+		}
+		if err != nil {
+			t.Error(err)
+		}
+		lc.Send("stdout", nil)
+		lc.Send("stderr", nil)
+		lc.Send("exit", []byte("0"))
+	}, "gcc", "-c", "x.c")
+	if res.code != 0 || len(stamps) != len(names) {
+		t.Fatalf("wrapper %+v, %d stamps", res, len(stamps))
+	}
+	for i, n := range names {
+		var st syscall.Stat_t
+		err := syscall.Stat(filepath.Join(f.dir, n), &st)
+		if filepath.IsAbs(n) {
+			err = syscall.Stat(n, &st)
+		}
+		if want := err == nil; found[i] != want {
+			t.Errorf("%s: found %v, want %v", n, found[i], want)
+			continue
+		}
+		if err == nil && stamps[i] != wrap.StampOf(&st) {
+			t.Errorf("%s: stamp %+v, want %+v", n, stamps[i], wrap.StampOf(&st))
+		}
+	}
+	if _, _, err := wrap.ParseStated(make([]byte, wrap.StatRecord+1), 1); err == nil {
+		t.Error("a stated message of the wrong length was accepted")
+	}
+	if _, _, err := wrap.ParseStated(bytes.Repeat([]byte{'x'}, wrap.StatRecord), 1); err == nil {
+		t.Error("a stated record without '1' or '0' was accepted")
+	}
+}
+
 // TestFrontFallsBack: whatever goes wrong before the result is complete
 // becomes the local compile, arguments untouched, with nothing written;
 // with DISTMESH_FALLBACK=0 a missing agent and an agent's error fail the

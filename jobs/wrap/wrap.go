@@ -6,8 +6,8 @@
 // The wrapper itself is written in C (cmd/distmesh/distmesh.c): it starts
 // once per compile, and a Go program's start-up alone costs more CPU than
 // the wrapper's whole job. It makes no decisions. It finds the real
-// compiler, hands the command line to the agent, opens the files the agent
-// names, and writes the outputs the agent returns. Whether an invocation
+// compiler, hands the command line to the agent, opens (or stats) the
+// files the agent names, and writes the outputs the agent returns. Whether an invocation
 // is a distributable compile, which files it reads and where it runs is
 // the agent's to decide (package jobs), warm and with its caches. Any
 // failure before a result arrives becomes the local compile: the wrapper
@@ -24,6 +24,9 @@
 //	                 open    list of names to open
 //	wrapper → agent  opened  one byte per next name, '1' opened (its descriptor attached,
 //	                         in order) or '0'; at most MaxFDs descriptors per message
+//	agent → wrapper  stat    list of names to stat (following symlinks, as open does)
+//	wrapper → agent  stated  per name StatRecord bytes: '1' and the file's Stamp (see
+//	                         ParseStated), or '0' and zeros
 //	agent → wrapper  scan    list of arguments: run the compiler with them, send its stdout
 //	wrapper → agent  deps    what the compiler printed
 //	agent → wrapper  log     a line for the user's stderr (DISTMESH_LOG=debug)
@@ -37,6 +40,7 @@
 package wrap
 
 import (
+	"encoding/binary"
 	"errors"
 	"strconv"
 	"strings"
@@ -92,6 +96,34 @@ type Stamp struct {
 // StampOf is the stamp of a stat result.
 func StampOf(st *syscall.Stat_t) Stamp {
 	return Stamp{Dev: st.Dev, Ino: st.Ino, Size: st.Size, MTime: st.Mtim.Nano(), CTime: st.Ctim.Nano()}
+}
+
+// StatRecord is the size of one name's answer in a stated message: '1'
+// or '0', then the stamp's five numbers as 64-bit integers in the
+// machine's byte order (wrapper and agent run on the same machine).
+const StatRecord = 41
+
+// ParseStated reads a stated message answering n names: each name's stamp,
+// and whether it was found.
+func ParseStated(b []byte, n int) ([]Stamp, []bool, error) {
+	if len(b) != n*StatRecord {
+		return nil, nil, errors.New("bad stated message")
+	}
+	stamps, found := make([]Stamp, n), make([]bool, n)
+	for i := range n {
+		r := b[i*StatRecord : (i+1)*StatRecord]
+		switch r[0] {
+		case '1':
+			found[i] = true
+		case '0':
+			continue
+		default:
+			return nil, nil, errors.New("bad stated message")
+		}
+		v := func(k int) uint64 { return binary.NativeEndian.Uint64(r[1+8*k:]) }
+		stamps[i] = Stamp{Dev: v(0), Ino: v(1), Size: int64(v(2)), MTime: int64(v(3)), CTime: int64(v(4))}
+	}
+	return stamps, found, nil
 }
 
 // EncodeJob is the payload of a job message: the list Compiler, Name,
