@@ -439,33 +439,82 @@ func (in *inputs) open(names []string) error {
 
 // add records the file name resolves to, open as fd.
 func (in *inputs) add(name string, fd int) error {
-	phys, fi, err := in.w.addFile(name)
-	if err != nil {
-		return fmt.Errorf("input %s: %w", name, err)
-	}
 	var st syscall.Stat_t
 	if err := syscall.Fstat(fd, &st); err != nil {
 		return err
 	}
+	return in.record(name, stampOfStat(&st), fd, nil)
+}
+
+// record records the file name resolves to, as the wrapper sees it (its
+// stamp): open as fd, or, with fd -1, stat'ed only, a version this caller
+// opened before, whose entry is he.
+func (in *inputs) record(name string, stamp cc.FileStamp, fd int, he *hashEntry) error {
+	phys, fi, err := in.w.addFile(name)
+	if err != nil {
+		return fmt.Errorf("input %s: %w", name, err)
+	}
 	want := fi.Sys().(*syscall.Stat_t)
-	if st.Dev != want.Dev || st.Ino != want.Ino {
+	if stamp.Dev != want.Dev || stamp.Ino != want.Ino {
 		return fmt.Errorf("input %s: %w", name, errForeignView)
+	}
+	if stampOfStat(want) != stamp {
+		// Changed since the walk: the scan may have followed the
+		// directives of the version before.
+		return fmt.Errorf("input %s: %w", name, errInputChanged)
 	}
 	// GCC silently prefers a precompiled header beside a header, and its
 	// dependency list names only the header.
 	if _, _, err := in.w.resolve(name + ".gch"); err == nil {
 		return fmt.Errorf("input %s has a precompiled header beside it", name)
 	}
-	stamp := stampOfStat(&st)
-	he, err := in.a.hashes.get(fd, stamp)
-	if err != nil {
-		return fmt.Errorf("input %s: %w", name, err)
+	if he == nil {
+		if he, err = in.a.hashes.get(fd, stamp, in.who); err != nil {
+			return fmt.Errorf("input %s: %w", name, err)
+		}
 	}
-	in.w.entries[phys] = Entry{Path: phys, Kind: KindFile, Mode: uint32(fi.Mode().Perm()), MTime: st.Mtim.Nano(), Size: st.Size, Hash: he.hash}
-	in.m.content[he.hash] = fd
+	in.w.entries[phys] = Entry{Path: phys, Kind: KindFile, Mode: uint32(fi.Mode().Perm()), MTime: stamp.MTime, Size: stamp.Size, Hash: he.hash}
+	if fd >= 0 {
+		in.m.content[he.hash] = fd
+	} else {
+		if in.m.unopened == nil {
+			in.m.unopened = map[Hash]cachedInput{}
+		}
+		in.m.unopened[he.hash] = cachedInput{name: name, stamp: stamp, hash: he.hash}
+	}
 	in.known[phys] = he
 	in.stamps[phys] = stamp
 	return nil
+}
+
+// check records the files names resolve to, which the scan has found
+// (their directives known): the wrapper stats them, and each that is a
+// version this caller's wrapper opened before is recorded as it is, its
+// contents opened only if a node asks; it opens the rest.
+func (in *inputs) check(names []string) error {
+	var ask, open []string
+	for _, name := range names {
+		if _, ok := in.pre[name]; ok {
+			open = append(open, name) // passed already
+		} else {
+			ask = append(ask, name)
+		}
+	}
+	stamps, found, err := statThrough(in.lc, ask)
+	if err != nil {
+		return err
+	}
+	for i, name := range ask {
+		he, ok := in.a.hashes.owned(stamps[i], in.who)
+		if !found[i] || !ok {
+			open = append(open, name)
+			continue
+		}
+		if err := in.record(name, stamps[i], -1, he); err != nil {
+			return err
+		}
+	}
+	return in.open(open)
 }
 
 // reuse takes a cached manifest whose lookups all still hold: when each
@@ -557,7 +606,7 @@ func (in *inputs) reuse(key Hash, cm *cachedManifest) (ok, refreshed bool, err e
 				return false, false, nil
 			}
 			stamp := stampOfStat(&c.st)
-			he, err := in.a.hashes.get(c.fd, stamp)
+			he, err := in.a.hashes.get(c.fd, stamp, in.who)
 			if err != nil || !he.dirs.same(old.dirs) {
 				return false, false, nil
 			}
@@ -691,7 +740,7 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 			need = append(need, f.name)
 		}
 	}
-	if err := in.open(need); err != nil {
+	if err := in.check(need); err != nil {
 		return in.m, err
 	}
 	index := make(map[string]int, len(in.w.entries))

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/distmesh/distmesh/jobs/cc"
 	"github.com/distmesh/distmesh/jobs/wrap"
@@ -160,59 +161,11 @@ func TestReuseChecksInputsAsTheCaller(t *testing.T) {
 		}
 		return newCachedManifest(owner, nil, inputs, entries, true)
 	}
-	// reuse runs inputs.reuse for who against a scripted wrapper that
-	// answers stat and open as the C wrapper does; it returns the inputs
-	// and what the wrapper was asked, one "TYPE NAME…" line per request.
+	// reuse runs inputs.reuse for who against a scripted wrapper; it
+	// returns the inputs and what the wrapper was asked.
 	reuse := func(who caller, cm *cachedManifest) (*inputs, bool, bool, func() []string) {
 		t.Helper()
-		agentEnd, wrapperEnd := localPair(t)
-		var mu sync.Mutex
-		var asked []string
-		go func() {
-			for {
-				typ, payload, fds, err := wrapperEnd.RecvFDs()
-				cc.CloseFDs(fds)
-				if err != nil {
-					return
-				}
-				names, _ := wrap.SplitList(payload)
-				mu.Lock()
-				asked = append(asked, typ+" "+strings.Join(names, " "))
-				mu.Unlock()
-				switch typ {
-				case "stat":
-					var out []byte
-					for _, n := range names {
-						rec := make([]byte, wrap.StatRecord)
-						rec[0] = '0'
-						var st syscall.Stat_t
-						if syscall.Stat(n, &st) == nil {
-							s := wrap.StampOf(&st)
-							rec[0] = '1'
-							for k, v := range []uint64{s.Dev, s.Ino, uint64(s.Size), uint64(s.MTime), uint64(s.CTime)} {
-								binary.NativeEndian.PutUint64(rec[1+8*k:], v)
-							}
-						}
-						out = append(out, rec...)
-					}
-					wrapperEnd.Send("stated", out)
-				case "open":
-					var ok []byte
-					var opened []int
-					for _, n := range names {
-						fd, err := syscall.Open(n, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
-						if err != nil {
-							ok = append(ok, '0')
-							continue
-						}
-						ok = append(ok, '1')
-						opened = append(opened, fd)
-					}
-					wrapperEnd.SendFDs("opened", ok, opened)
-					cc.CloseFDs(opened)
-				}
-			}
-		}()
+		agentEnd, asked := scriptedWrapper(t)
 		in := &inputs{a: a, lc: agentEnd, who: who, w: newWalker(dir), m: &manifest{content: map[Hash]int{}},
 			known: map[string]*hashEntry{}, stamps: map[string]cc.FileStamp{}}
 		t.Cleanup(in.m.close)
@@ -223,11 +176,7 @@ func TestReuseChecksInputsAsTheCaller(t *testing.T) {
 		in.m.open = func(names []string, got func(string, int) error) ([]int, error) {
 			return openThrough(agentEnd, names, got)
 		}
-		return in, ok, refreshed, func() []string {
-			mu.Lock()
-			defer mu.Unlock()
-			return slices.Clone(asked)
-		}
+		return in, ok, refreshed, asked
 	}
 	a1, b1 := filepath.Join(dir, "a.h"), filepath.Join(dir, "b.h")
 
@@ -281,5 +230,131 @@ func TestReuseChecksInputsAsTheCaller(t *testing.T) {
 	}
 	if h := Hash(sha256.Sum256([]byte("#define A 22\n"))); in.m.entries[0].Hash != h {
 		t.Error("the refreshed manifest does not carry a.h's new contents")
+	}
+}
+
+// scriptedWrapper answers stat and open requests as the C wrapper does, on
+// the far end of the connection it returns; asked lists the requests, one
+// "TYPE NAME…" line each.
+func scriptedWrapper(t *testing.T) (agentEnd *cc.LocalConn, asked func() []string) {
+	agentEnd, wrapperEnd := localPair(t)
+	var mu sync.Mutex
+	var requests []string
+	go func() {
+		for {
+			typ, payload, fds, err := wrapperEnd.RecvFDs()
+			cc.CloseFDs(fds)
+			if err != nil {
+				return
+			}
+			names, _ := wrap.SplitList(payload)
+			mu.Lock()
+			requests = append(requests, typ+" "+strings.Join(names, " "))
+			mu.Unlock()
+			switch typ {
+			case "stat":
+				var out []byte
+				for _, n := range names {
+					rec := make([]byte, wrap.StatRecord)
+					rec[0] = '0'
+					var st syscall.Stat_t
+					if syscall.Stat(n, &st) == nil {
+						s := wrap.StampOf(&st)
+						rec[0] = '1'
+						for k, v := range []uint64{s.Dev, s.Ino, uint64(s.Size), uint64(s.MTime), uint64(s.CTime)} {
+							binary.NativeEndian.PutUint64(rec[1+8*k:], v)
+						}
+					}
+					out = append(out, rec...)
+				}
+				wrapperEnd.Send("stated", out)
+			case "open":
+				var ok []byte
+				var opened []int
+				for _, n := range names {
+					fd, err := syscall.Open(n, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+					if err != nil {
+						ok = append(ok, '0')
+						continue
+					}
+					ok = append(ok, '1')
+					opened = append(opened, fd)
+				}
+				wrapperEnd.SendFDs("opened", ok, opened)
+				cc.CloseFDs(opened)
+			}
+		}
+	}()
+	return agentEnd, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(requests)
+	}
+}
+
+// TestCheckStatsFilesTheCallerOpened: after a scan, the wrapper stats the
+// files found; a version this caller's wrapper opened before is taken as
+// it is, without a descriptor, anything else is opened (another caller's
+// version, a version never opened). A file that changed since the agent's
+// walk fails the job: the scan may have followed the old version's
+// #include lines.
+func TestCheckStatsFilesTheCallerOpened(t *testing.T) {
+	dir := t.TempDir()
+	owner, other := caller{1000, 1000}, caller{1001, 1000}
+	name := filepath.Join(dir, "a.h")
+	if err := os.WriteFile(name, []byte("#define A 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := NewAgent(AgentConfig{Identity: &keys.Identity{Name: "laptop"}, Logger: secLogger(t)})
+	// The version on disk, settled, opened once by owner's wrapper.
+	a.hashes.now = func() time.Time { return time.Now().Add(2 * absentSettle) }
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st syscall.Stat_t
+	syscall.Fstat(int(f.Fd()), &st)
+	he, err := a.hashes.get(int(f.Fd()), stampOfStat(&st), owner)
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(who caller, edit func()) (*inputs, []string, error) {
+		t.Helper()
+		lc, asked := scriptedWrapper(t)
+		in := &inputs{a: a, lc: lc, who: who, w: newWalker(dir), m: &manifest{content: map[Hash]int{}},
+			known: map[string]*hashEntry{}, stamps: map[string]cc.FileStamp{}}
+		t.Cleanup(in.m.close)
+		if _, _, err := in.w.resolve(name); err != nil { // the scan's walk
+			t.Fatal(err)
+		}
+		if edit != nil {
+			edit()
+		}
+		err := in.check([]string{name})
+		return in, asked(), err
+	}
+
+	in, asked, err := check(owner, nil)
+	if err != nil || !slices.Equal(asked, []string{"stat " + name}) {
+		t.Errorf("the owner: %v, the wrapper was asked %q, want one stat", err, asked)
+	}
+	if _, ok := in.m.unopened[he.hash]; !ok || len(in.m.content) != 0 || in.known[name] != he {
+		t.Errorf("the owner: the file was not taken as stat'ed (unopened %v, content %v)", in.m.unopened, in.m.content)
+	}
+
+	in, asked, err = check(other, nil)
+	if err != nil || !slices.Equal(asked, []string{"stat " + name, "open " + name}) {
+		t.Errorf("another caller: %v, the wrapper was asked %q, want a stat and an open", err, asked)
+	}
+	if _, ok := in.m.content[he.hash]; !ok {
+		t.Error("another caller: the file's contents are not open")
+	}
+
+	_, _, err = check(owner, func() {
+		os.WriteFile(name, []byte("#include <b.h>\n"), 0o644)
+	})
+	if !errors.Is(err, errInputChanged) {
+		t.Errorf("a file changed since the walk: %v, want errInputChanged", err)
 	}
 }

@@ -21,11 +21,27 @@ type hashCache struct {
 	// mu protects the following.
 	mu sync.Mutex
 	m  map[cc.FileStamp]*hashEntry
+	// owners are the callers whose wrappers last passed a descriptor of
+	// each version (not saved: after a restart every file is opened once
+	// more).
+	owners map[cc.FileStamp]caller
 }
 
 type hashEntry struct {
 	hash Hash
 	dirs directives
+}
+
+// owned returns the entry of a file version that who's wrapper has opened
+// before, if known.
+func (hc *hashCache) owned(st cc.FileStamp, who caller) (*hashEntry, bool) {
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	e, ok := hc.m[st]
+	if o, known := hc.owners[st]; !ok || !known || o != who {
+		return nil, false
+	}
+	return e, true
 }
 
 // lookup returns the entry of a file version, if known.
@@ -37,14 +53,17 @@ func (hc *hashCache) lookup(st cc.FileStamp) (*hashEntry, bool) {
 }
 
 func newHashCache(max int) *hashCache {
-	return &hashCache{max: max, now: time.Now, m: make(map[cc.FileStamp]*hashEntry)}
+	return &hashCache{max: max, now: time.Now, m: make(map[cc.FileStamp]*hashEntry), owners: map[cc.FileStamp]caller{}}
 }
 
 // get returns the entry for the file open as fd, whose fstat is st,
-// reading it on a miss.
-func (hc *hashCache) get(fd int, st cc.FileStamp) (*hashEntry, error) {
+// reading it on a miss; who's wrapper passed fd.
+func (hc *hashCache) get(fd int, st cc.FileStamp, who caller) (*hashEntry, error) {
 	hc.mu.Lock()
 	e, ok := hc.m[st]
+	if ok {
+		hc.owners[st] = who
+	}
 	hc.mu.Unlock()
 	if ok {
 		return e, nil
@@ -61,8 +80,10 @@ func (hc *hashCache) get(fd int, st cc.FileStamp) (*hashEntry, error) {
 	if len(hc.m) >= hc.max {
 		// Crude but bounded: forget everything; the next build refills it.
 		clear(hc.m)
+		clear(hc.owners)
 	}
 	hc.m[st] = e
+	hc.owners[st] = who
 	hc.mu.Unlock()
 	return e, nil
 }

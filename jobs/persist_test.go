@@ -61,7 +61,7 @@ func TestHashCacheWaitsForSettledFiles(t *testing.T) {
 	fi, _ := f.Stat()
 	st := cc.StampOf(fi)
 	hc := newHashCache(100)
-	e, err := hc.get(int(f.Fd()), st)
+	e, err := hc.get(int(f.Fd()), st, caller{})
 	if err != nil || len(e.dirs.Refs) != 1 {
 		t.Fatalf("get = %+v, %v", e, err)
 	}
@@ -69,7 +69,7 @@ func TestHashCacheWaitsForSettledFiles(t *testing.T) {
 		t.Error("a file written just now was remembered")
 	}
 	hc.now = func() time.Time { return time.Now().Add(2 * absentSettle) }
-	if _, err := hc.get(int(f.Fd()), st); err != nil {
+	if _, err := hc.get(int(f.Fd()), st, caller{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := hc.lookup(st); !ok {
