@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -240,7 +241,10 @@ func scriptedWrapper(t *testing.T) (agentEnd *cc.LocalConn, asked func() []strin
 	agentEnd, wrapperEnd := localPair(t)
 	var mu sync.Mutex
 	var requests []string
+	done := make(chan struct{})
+	t.Cleanup(func() { agentEnd.UnixConn().Close(); <-done }) // before localPair's
 	go func() {
+		defer close(done)
 		for {
 			typ, payload, fds, err := wrapperEnd.RecvFDs()
 			cc.CloseFDs(fds)
@@ -356,5 +360,44 @@ func TestCheckStatsFilesTheCallerOpened(t *testing.T) {
 	})
 	if !errors.Is(err, errInputChanged) {
 		t.Errorf("a file changed since the walk: %v, want errInputChanged", err)
+	}
+}
+
+// TestContentsOpenedMidJob: a job whose inputs the wrapper only stat'ed
+// goes to a node that has none of them. While the job is dispatched the
+// agent watches the wrapper's connection; it pauses the watch, has the
+// wrapper open the contents the node asks for, and the compile succeeds.
+func TestContentsOpenedMidJob(t *testing.T) {
+	c := nodeCompiler(t, "/usr/bin/gcc")
+	n := startNode(t, []*Compiler{c}, nil)
+	a := NewAgent(AgentConfig{Identity: &keys.Identity{Name: "laptop"}, Logger: secLogger(t)})
+	p := &peer{addr: "node", conn: n.conn}
+	j := goodJob(c)
+	dir := t.TempDir()
+	m := &manifest{entries: j.req.Entries, content: map[Hash]int{}, unopened: map[Hash]cachedInput{}}
+	i := 0
+	for h, data := range j.contents {
+		name := filepath.Join(dir, fmt.Sprintf("in%d", i))
+		i++
+		if err := os.WriteFile(name, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Stat(name, &st); err != nil {
+			t.Fatal(err)
+		}
+		m.unopened[h] = cachedInput{name: name, stamp: stampOfStat(&st), hash: h}
+	}
+	lc, asked := scriptedWrapper(t)
+	res, outs, err := a.dispatchWatched(t.Context(), lc, p, &j.req, m, c.ID, "", secLogger(t))
+	m.close()
+	if err != nil || res.Exit != 0 || len(outs) == 0 {
+		t.Fatalf("dispatch: %+v, %v", res, err)
+	}
+	if got := asked(); len(got) != 1 || !strings.HasPrefix(got[0], "open ") {
+		t.Errorf("the wrapper was asked %q, want one open of the job's inputs", got)
+	}
+	if len(m.content) != len(j.contents) || len(m.unopened) != 0 {
+		t.Errorf("after the job: %d contents open, %d not, want %d and 0", len(m.content), len(m.unopened), len(j.contents))
 	}
 }
