@@ -127,6 +127,9 @@ func (m *testMesh) addr(name string) string {
 func (m *testMesh) startAt(name, addr string, extra ...string) {
 	m.t.Helper()
 	home := m.homes[name]
+	if home == "" {
+		m.t.Fatalf("node %s has no home: set m.homes[%q] first", name, name)
+	}
 	args := append([]string{"join", "--home", home, "--listen", addr}, extra...)
 	cmd := exec.Command(m.bin, args...)
 	log := &procLog{}

@@ -203,6 +203,7 @@ func TestRebuildOnAnotherNode(t *testing.T) {
 	build("first build")
 
 	token = m.run("keys", "add", "--home", m.homes["first"], "--name", "second")
+	m.homes["second"] = filepath.Join(m.dir, "second")
 	m.start("second", strings.TrimSpace(token))
 	m.waitPeersUp("client", 2)
 	m.kill("first", syscall.SIGTERM)
