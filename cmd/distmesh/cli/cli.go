@@ -160,6 +160,11 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+	if fs.Lookup("home") != nil && fsHome(fs) == "" {
+		// filepath.Abs("") is the working directory: an unset variable
+		// in --home "$H" must not make a node of it.
+		return nil, fmt.Errorf("%w: --home is empty: give the node's home directory, or leave out --home for the default", errUsage)
+	}
 	if abs, err := filepath.Abs(fsHome(fs)); err == nil {
 		fs.Set("home", abs)
 	}
