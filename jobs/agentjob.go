@@ -135,7 +135,7 @@ func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, j *wrap.Job, who 
 		// What a local compile would do on the user's terminal.
 		args = append(slices.Clone(args), "-fdiagnostics-color=always")
 	}
-	req := &JobRequest{Compiler: comp.ID, Name: h.Name, Native: native, Args: args, Env: h.Env, Dir: h.Dir, Entries: m.entries, entriesJSON: m.json}
+	req := &JobRequest{Compiler: comp.ID, Name: h.Name, Native: native, Args: args, Env: h.Env, Dir: h.Dir, Entries: m.entries, entriesJSON: m.entriesJSON}
 
 	released = true // dispatch releases every place it holds
 	res, outs, err := a.dispatchWatched(ctx, lc, p, req, m, comp.ID, native, log)
@@ -266,9 +266,9 @@ func (a *Agent) reserve(ctx context.Context, compiler, native string, fallback b
 // manifest is a job's inputs as the node will see them, and where to read
 // each content from.
 type manifest struct {
-	entries []Entry
-	json    []byte       // entries encoded, when a cached manifest has it
-	content map[Hash]int // descriptors to read each content from
+	entries     []Entry
+	entriesJSON []byte       // entries encoded, when a cached manifest has it
+	content     map[Hash]int // descriptors to read each content from
 
 	// mu protects what follows once the job is dispatched: the tries on
 	// several peers may each ask for contents not yet open.
@@ -287,7 +287,7 @@ func (m *manifest) contents(hashes []Hash) ([]int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var names []string
-	want := map[string]cachedInput{}
+	var want map[string]cachedInput // by name: what the wrapper opens
 	for _, h := range hashes {
 		if _, ok := m.content[h]; ok {
 			continue
@@ -295,6 +295,9 @@ func (m *manifest) contents(hashes []Hash) ([]int, error) {
 		f, ok := m.unopened[h]
 		if !ok {
 			return nil, fmt.Errorf("node asked for content %s that is not in the job", h)
+		}
+		if want == nil {
+			want = map[string]cachedInput{}
 		}
 		if _, dup := want[f.name]; !dup {
 			names = append(names, f.name)
@@ -325,6 +328,15 @@ func (m *manifest) contents(hashes []Hash) ([]int, error) {
 		fds[i] = m.content[h]
 	}
 	return fds, nil
+}
+
+// later records a content whose file the wrapper only stat'ed (room: how
+// many more are likely).
+func (m *manifest) later(f cachedInput, room int) {
+	if m.unopened == nil {
+		m.unopened = make(map[Hash]cachedInput, room)
+	}
+	m.unopened[f.hash] = f
 }
 
 // count is the number of distinct contents in the job.
@@ -477,10 +489,7 @@ func (in *inputs) record(name string, stamp cc.FileStamp, fd int, he *hashEntry)
 	if fd >= 0 {
 		in.m.content[he.hash] = fd
 	} else {
-		if in.m.unopened == nil {
-			in.m.unopened = map[Hash]cachedInput{}
-		}
-		in.m.unopened[he.hash] = cachedInput{name: name, stamp: stamp, hash: he.hash}
+		in.m.later(cachedInput{name: name, stamp: stamp, hash: he.hash}, 0)
 	}
 	in.known[phys] = he
 	in.stamps[phys] = stamp
@@ -529,70 +538,52 @@ func (in *inputs) reuse(key Hash, cm *cachedManifest) (ok, refreshed bool, err e
 	for i, f := range cm.inputs {
 		names[i] = f.name
 	}
-	in.pre = map[string]int{}
 	type change struct {
 		i, fd int
 		st    syscall.Stat_t
 	}
 	var changed []change
+	// ask is what the wrapper opens, at index[k] in the cached inputs.
+	ask, index := names, []int(nil)
 	if cm.owner == in.who {
 		stamps, found, err := statThrough(in.lc, names)
 		if err != nil {
 			return false, false, err
 		}
-		var edited []int
+		ask = nil
 		for i, f := range cm.inputs {
 			if !found[i] {
 				return false, false, nil
 			}
 			if stamps[i] != f.stamp {
-				edited = append(edited, i)
+				ask, index = append(ask, names[i]), append(index, i)
 			}
 		}
-		if len(edited) > 0 && !cm.scanned {
-			return false, false, nil
+	}
+	in.pre = make(map[string]int, len(ask))
+	k, usable := 0, true
+	err = in.request(ask, func(name string, fd int) error {
+		i := k
+		if index != nil {
+			i = index[k]
 		}
-		ask := make([]string, len(edited))
-		for k, i := range edited {
-			ask[k] = names[i]
-		}
-		k, usable := 0, true
-		err = in.request(ask, func(name string, fd int) error {
-			defer func() { k++ }()
-			var st syscall.Stat_t
-			if fd < 0 || syscall.Fstat(fd, &st) != nil {
-				usable = false
-				return nil
-			}
-			in.pre[name] = fd
-			changed = append(changed, change{edited[k], fd, st})
+		k++
+		if fd < 0 {
+			usable = false
 			return nil
-		})
-		if err != nil || !usable {
-			return false, false, err
 		}
-	} else {
-		in.pre = make(map[string]int, len(names))
-		i, usable := 0, true
-		err = in.request(names, func(name string, fd int) error {
-			defer func() { i++ }()
-			if fd < 0 {
-				usable = false
-				return nil
-			}
-			in.pre[name] = fd
-			var st syscall.Stat_t
-			switch {
-			case syscall.Fstat(fd, &st) != nil:
-				usable = false
-			case !cm.current(i, &st):
-				changed = append(changed, change{i, fd, st})
-			}
-			return nil
-		})
-		if err != nil || !usable || len(changed) > 0 && !cm.scanned {
-			return false, false, err
+		in.pre[name] = fd
+		var st syscall.Stat_t
+		switch {
+		case syscall.Fstat(fd, &st) != nil:
+			usable = false
+		case !cm.current(i, &st):
+			changed = append(changed, change{i, fd, st})
 		}
+		return nil
+	})
+	if err != nil || !usable || len(changed) > 0 && !cm.scanned {
+		return false, false, err
 	}
 	// Cached entries are never changed, only replaced: the job reads them
 	// as they are, and a refresh works on copies.
@@ -618,19 +609,16 @@ func (in *inputs) reuse(key Hash, cm *cachedManifest) (ok, refreshed bool, err e
 	}
 	in.m.entries = entries
 	if len(changed) == 0 {
-		in.m.json = cm.json()
+		in.m.entriesJSON = cm.json()
 	}
 	for _, f := range inputs {
 		if fd, ok := in.pre[f.name]; ok {
 			in.m.content[f.hash] = fd
 		}
 	}
-	if len(in.m.content) < len(inputs) {
-		in.m.unopened = make(map[Hash]cachedInput, len(inputs)-len(in.m.content))
-		for _, f := range inputs {
-			if _, ok := in.m.content[f.hash]; !ok {
-				in.m.unopened[f.hash] = f
-			}
+	for _, f := range inputs {
+		if _, ok := in.m.content[f.hash]; !ok {
+			in.m.later(f, len(inputs))
 		}
 	}
 	clear(in.pre)

@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"crypto/sha256"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -259,17 +258,13 @@ func scriptedWrapper(t *testing.T) (agentEnd *cc.LocalConn, asked func() []strin
 			case "stat":
 				var out []byte
 				for _, n := range names {
-					rec := make([]byte, wrap.StatRecord)
-					rec[0] = '0'
 					var st syscall.Stat_t
-					if syscall.Stat(n, &st) == nil {
-						s := wrap.StampOf(&st)
-						rec[0] = '1'
-						for k, v := range []uint64{s.Dev, s.Ino, uint64(s.Size), uint64(s.MTime), uint64(s.CTime)} {
-							binary.NativeEndian.PutUint64(rec[1+8*k:], v)
-						}
+					if syscall.Stat(n, &st) != nil {
+						out = wrap.AppendStated(out, nil)
+						continue
 					}
-					out = append(out, rec...)
+					s := wrap.StampOf(&st)
+					out = wrap.AppendStated(out, &s)
 				}
 				wrapperEnd.Send("stated", out)
 			case "open":

@@ -353,10 +353,12 @@ func TestFrontStats(t *testing.T) {
 	names := []string{"a.h", filepath.Join(f.dir, "b.h"), "missing.h", "link.h", "fifo"}
 	var stamps []wrap.Stamp
 	var found []bool
+	var raw []byte
 	res := f.run(ln, func(lc *cc.LocalConn) {
 		recvJob(t, lc)
 		lc.Send("stat", wrap.AppendList(nil, names...))
 		b, fds, err := lc.RecvType("stated")
+		raw = b
 		if len(fds) != 0 {
 			t.Errorf("%d descriptors passed with stated", len(fds))
 		}
@@ -374,11 +376,18 @@ func TestFrontStats(t *testing.T) {
 	if res.code != 0 || len(stamps) != len(names) {
 		t.Fatalf("wrapper %+v, %d stamps", res, len(stamps))
 	}
+	var want []byte // what wrap.AppendStated makes of Go's stat
 	for i, n := range names {
 		var st syscall.Stat_t
 		err := syscall.Stat(filepath.Join(f.dir, n), &st)
 		if filepath.IsAbs(n) {
 			err = syscall.Stat(n, &st)
+		}
+		if err != nil {
+			want = wrap.AppendStated(want, nil)
+		} else {
+			s := wrap.StampOf(&st)
+			want = wrap.AppendStated(want, &s)
 		}
 		if want := err == nil; found[i] != want {
 			t.Errorf("%s: found %v, want %v", n, found[i], want)
@@ -387,6 +396,9 @@ func TestFrontStats(t *testing.T) {
 		if err == nil && stamps[i] != wrap.StampOf(&st) {
 			t.Errorf("%s: stamp %+v, want %+v", n, stamps[i], wrap.StampOf(&st))
 		}
+	}
+	if !bytes.Equal(raw, want) {
+		t.Error("the wrapper's stated message differs from wrap.AppendStated's")
 	}
 	if _, _, err := wrap.ParseStated(make([]byte, wrap.StatRecord+1), 1); err == nil {
 		t.Error("a stated message of the wrong length was accepted")

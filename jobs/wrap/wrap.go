@@ -103,6 +103,19 @@ func StampOf(st *syscall.Stat_t) Stamp {
 // machine's byte order (wrapper and agent run on the same machine).
 const StatRecord = 41
 
+// AppendStated appends one name's answer to a stated message: s, or not
+// found when s is nil. (The wrapper writes the same bytes in C.)
+func AppendStated(b []byte, s *Stamp) []byte {
+	if s == nil {
+		return append(append(b, '0'), make([]byte, StatRecord-1)...)
+	}
+	b = append(b, '1')
+	for _, v := range []uint64{s.Dev, s.Ino, uint64(s.Size), uint64(s.MTime), uint64(s.CTime)} {
+		b = binary.NativeEndian.AppendUint64(b, v)
+	}
+	return b
+}
+
 // ParseStated reads a stated message answering n names: each name's stamp,
 // and whether it was found.
 func ParseStated(b []byte, n int) ([]Stamp, []bool, error) {
