@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // link is a symlink met while resolving a node path.
@@ -176,12 +178,12 @@ func prepareRoot(s Spec, ownUID int) (binds []string, err error) {
 	if s.UID != ownUID && fi.Mode().Perm()&0o005 != 0o005 {
 		return nil, fmt.Errorf("root %s has mode %v: uid %d cannot read it; make it 0755", s.Root, fi.Mode().Perm(), s.UID)
 	}
-	r, err := os.OpenRoot(s.Root)
+	rootFD, err := unix.Open(s.Root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return nil, fmt.Errorf("open root: %w", err)
+		return nil, fmt.Errorf("open root %s: %w", s.Root, err)
 	}
-	defer r.Close()
-	pr := &preparer{r: r, dirs: map[string]bool{"/": true}}
+	pr := &preparer{dirs: map[string]int{"/": rootFD}}
+	defer pr.close()
 	for _, m := range []struct {
 		name  string
 		holds holding
@@ -199,9 +201,6 @@ func prepareRoot(s Spec, ownUID int) (binds []string, err error) {
 		}
 	}
 	for _, b := range binds {
-		if err := pr.ensureDirs(filepath.Dir(b)); err != nil {
-			return nil, err
-		}
 		if kinds[b].IsDir() {
 			err = pr.placeDir(b, onlyDirs)
 		} else {
@@ -212,12 +211,13 @@ func prepareRoot(s Spec, ownUID int) (binds []string, err error) {
 		}
 	}
 	for _, w := range s.Writable {
-		if err := realDir(r, w); err != nil {
+		fd, err := pr.dir(w, false)
+		if err != nil {
 			return nil, fmt.Errorf("writable %s: %w", w, err)
 		}
 		if s.UID != ownUID {
-			if err := r.Lchown(rel(w), s.UID, s.GID); err != nil {
-				return nil, fmt.Errorf("writable %s: %w", w, err)
+			if err := unix.Fchownat(fd, "", s.UID, s.GID, unix.AT_EMPTY_PATH); err != nil {
+				return nil, fmt.Errorf("writable %s: chown: %w", w, err)
 			}
 		}
 	}
@@ -236,74 +236,72 @@ func conflict(p, what string) error {
 	return fmt.Errorf("%w: %s: the root has %s", ErrConflict, p, what)
 }
 
-// describe names what the root holds at p, for conflict messages.
-func describe(r *os.Root, p string, fi fs.FileInfo) string {
-	switch {
-	case fi.Mode()&fs.ModeSymlink != 0:
-		t, _ := r.Readlink(rel(p))
+// describe names what the root holds at name in dir, for messages.
+func describe(dir int, name string, st *unix.Stat_t) string {
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFLNK:
+		t, _ := readlinkat(dir, name)
 		return "a symlink to " + t
-	case fi.IsDir():
+	case unix.S_IFDIR:
 		return "a directory"
-	case fi.Mode().IsRegular():
-		return fmt.Sprintf("a file of %d bytes", fi.Size())
+	case unix.S_IFREG:
+		return fmt.Sprintf("a file of %d bytes", st.Size)
 	}
-	return "a " + fi.Mode().Type().String() + " file"
+	return "a " + fs.FileMode(st.Mode&unix.S_IFMT).String() + " file"
 }
 
-// A preparer places what the launcher mounts on in one root. Its
-// directories on the way to the install paths are shared by most of them:
-// each is checked once per Run.
+// A preparer places what the launcher mounts on in one root. It keeps
+// every real directory it has checked or made open (O_PATH, opened without
+// following a symlink, beneath one it checked before), so each path costs
+// a system call or two in its directory rather than a walk from the root,
+// and no symlink in the root is ever followed. The directories on the way
+// to the install paths are shared by most of them.
 type preparer struct {
-	r    *os.Root
-	dirs map[string]bool // checked or made real directories
+	dirs map[string]int // sandbox path -> descriptor of that real directory
 }
 
-// ensureDirs makes sure every component of dir is a real directory in the
-// root, creating missing ones.
-func (pr *preparer) ensureDirs(dir string) error {
-	r := pr.r
-	cur := "/"
-	for _, name := range strings.Split(rel(dir), "/") {
-		if name == "." {
-			continue
-		}
-		cur = filepath.Join(cur, name)
-		if pr.dirs[cur] {
-			continue
-		}
-		pr.dirs[cur] = true // by the end of this iteration, or an error
-		fi, err := r.Lstat(rel(cur))
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			if err := r.Mkdir(rel(cur), 0o755); err != nil {
-				return fmt.Errorf("prepare root: %w", err)
-			}
-		case err != nil:
-			return fmt.Errorf("prepare root: %w", err)
-		case !fi.IsDir():
-			return conflict(cur, describe(r, cur, fi)+" where the node has a directory")
-		}
+func (pr *preparer) close() {
+	for _, fd := range pr.dirs {
+		unix.Close(fd)
 	}
-	return nil
 }
 
-// realDir checks that every component of dir exists as a real directory.
-func realDir(r *os.Root, dir string) error {
-	cur := "/"
-	for _, name := range strings.Split(rel(dir), "/") {
-		if name == "." {
-			continue
-		}
-		cur = filepath.Join(cur, name)
-		fi, err := r.Lstat(rel(cur))
-		if err != nil {
-			return err
-		}
-		if !fi.IsDir() {
-			return fmt.Errorf("%s is not a directory in the root (%s)", cur, describe(r, cur, fi))
-		}
+// dir returns a descriptor of the real directory d in the root, making the
+// missing components when create is set.
+func (pr *preparer) dir(d string, create bool) (int, error) {
+	if fd, ok := pr.dirs[d]; ok {
+		return fd, nil
 	}
-	return nil
+	parent, err := pr.dir(filepath.Dir(d), create)
+	if err != nil {
+		return -1, err
+	}
+	name := filepath.Base(d)
+	open := func() (int, error) {
+		return unix.Openat(parent, name, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	}
+	fd, err := open()
+	if errors.Is(err, unix.ENOENT) && create {
+		if err := unix.Mkdirat(parent, name, 0o755); err != nil {
+			return -1, fmt.Errorf("prepare root: mkdir %s: %w", d, err)
+		}
+		fd, err = open()
+	}
+	if errors.Is(err, unix.ENOTDIR) { // a symlink or another file
+		var st unix.Stat_t
+		if err := unix.Fstatat(parent, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return -1, fmt.Errorf("prepare root: %s: %w", d, err)
+		}
+		if create {
+			return -1, conflict(d, describe(parent, name, &st)+" where the node has a directory")
+		}
+		return -1, fmt.Errorf("%s is not a directory in the root (%s)", d, describe(parent, name, &st))
+	}
+	if err != nil {
+		return -1, fmt.Errorf("prepare root: %s: %w", d, err)
+	}
+	pr.dirs[d] = fd
+	return fd, nil
 }
 
 // holding says what an existing directory may hold when something is
@@ -319,23 +317,45 @@ const (
 // placeDir makes p a directory in the root, accepting an existing one that
 // holds what h allows.
 func (pr *preparer) placeDir(p string, h holding) error {
-	if err := pr.ensureDirs(p); err != nil || h == anything {
+	fd, err := pr.dir(p, true)
+	if err != nil || h == anything {
 		return err
 	}
-	return fs.WalkDir(pr.r.FS(), rel(p), func(name string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return fmt.Errorf("prepare root: %w", err)
-		}
+	return checkHolds(fd, p, h)
+}
+
+// checkHolds walks the directory dir, the root's p, and fails on anything
+// h does not allow.
+func checkHolds(dir int, p string, h holding) error {
+	d, err := unix.Openat(dir, ".", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("prepare root: %s: %w", p, err)
+	}
+	f := os.NewFile(uintptr(d), p)
+	defer f.Close()
+	entries, err := f.ReadDir(-1)
+	if err != nil {
+		return fmt.Errorf("prepare root: %w", err)
+	}
+	for _, e := range entries {
+		name := filepath.Join(p, e.Name())
 		switch {
-		case name == rel(p):
-			return nil
 		case h == nothing:
 			return conflict(p, "something in it ("+name+")")
-		case !d.IsDir():
+		case !e.IsDir():
 			return conflict(p, "a file in it ("+name+") that the node's directory would hide")
 		}
-		return nil
-	})
+		sub, err := unix.Openat(d, e.Name(), unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("prepare root: %s: %w", name, err)
+		}
+		err = checkHolds(sub, name, h)
+		unix.Close(sub)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // placeFile creates the empty file the launcher binds the node's file on,
@@ -343,38 +363,45 @@ func (pr *preparer) placeDir(p string, h holding) error {
 // read-only regular file: a client file there would have been refused by
 // the caller, and an empty one hides nothing).
 func (pr *preparer) placeFile(p string) error {
-	r := pr.r
-	if fi, err := r.Lstat(rel(p)); err == nil {
-		if fi.Mode().IsRegular() && fi.Size() == 0 && fi.Mode().Perm() == 0o444 {
+	dir, err := pr.dir(filepath.Dir(p), true)
+	if err != nil {
+		return err
+	}
+	name := filepath.Base(p)
+	var st unix.Stat_t
+	if err := unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW); err == nil {
+		if st.Mode&unix.S_IFMT == unix.S_IFREG && st.Size == 0 && st.Mode&0o7777 == 0o444 {
 			return nil
 		}
-		return conflict(p, describe(r, p, fi))
+		return conflict(p, describe(dir, name, &st))
 	}
-	f, err := r.OpenFile(rel(p), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o444)
+	fd, err := unix.Openat(dir, name, unix.O_CREAT|unix.O_EXCL|unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o444)
 	if err != nil {
-		return fmt.Errorf("prepare root: %w", err)
+		return fmt.Errorf("prepare root: %s: %w", p, err)
 	}
-	return f.Close()
+	return unix.Close(fd)
 }
 
 // placeLink reproduces one of the node's symlinks in the root.
 func (pr *preparer) placeLink(l link) error {
-	r := pr.r
-	if err := pr.ensureDirs(filepath.Dir(l.path)); err != nil {
+	dir, err := pr.dir(filepath.Dir(l.path), true)
+	if err != nil {
 		return err
 	}
-	fi, err := r.Lstat(rel(l.path))
-	if errors.Is(err, fs.ErrNotExist) {
-		if err := r.Symlink(l.target, rel(l.path)); err != nil {
-			return fmt.Errorf("prepare root: %w", err)
+	name := filepath.Base(l.path)
+	var st unix.Stat_t
+	err = unix.Fstatat(dir, name, &st, unix.AT_SYMLINK_NOFOLLOW)
+	if errors.Is(err, unix.ENOENT) {
+		if err := unix.Symlinkat(l.target, dir, name); err != nil {
+			return fmt.Errorf("prepare root: %s: %w", l.path, err)
 		}
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("prepare root: %w", err)
+		return fmt.Errorf("prepare root: %s: %w", l.path, err)
 	}
-	if t, err := r.Readlink(rel(l.path)); err != nil || t != l.target || fi.Mode()&fs.ModeSymlink == 0 {
-		return conflict(l.path, describe(r, l.path, fi)+" where the node has a symlink to "+l.target)
+	if t, err := readlinkat(dir, name); err != nil || t != l.target || st.Mode&unix.S_IFMT != unix.S_IFLNK {
+		return conflict(l.path, describe(dir, name, &st)+" where the node has a symlink to "+l.target)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package landlock
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -208,5 +209,44 @@ func TestLevelText(t *testing.T) {
 	var l Level
 	if err := l.UnmarshalText([]byte("most")); err == nil {
 		t.Error("UnmarshalText accepted \"most\"")
+	}
+}
+
+// BenchmarkPrepareRoot measures a job's preparation of a root that an
+// earlier job with the same compiler prepared, the common case: this
+// machine's gcc, its programs and their libraries.
+func BenchmarkPrepareRoot(b *testing.B) {
+	var install []string
+	for _, prog := range []string{"cc1", "as", "collect2"} {
+		out, err := exec.Command("gcc", "-print-prog-name="+prog).Output()
+		p := strings.TrimSpace(string(out))
+		if err == nil && !filepath.IsAbs(p) {
+			p, err = exec.LookPath(p) // gcc runs it from PATH
+		}
+		if err != nil {
+			b.Skipf("gcc -print-prog-name=%s: %v", prog, err)
+		}
+		install = append(install, p)
+	}
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		b.Skip(err)
+	}
+	install, err = Closure(append(install, gcc)...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	root := b.TempDir()
+	if err := os.MkdirAll(root+"/src/out", 0o755); err != nil {
+		b.Fatal(err)
+	}
+	s := Spec{Root: root, Install: install, Exec: []string{gcc}, Writable: []string{"/src/out"}}
+	if _, err := prepareRoot(s, os.Geteuid()); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := prepareRoot(s, os.Geteuid()); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
