@@ -28,6 +28,7 @@ import (
 )
 
 func runJoin(ctx context.Context, e *env, args []string) error {
+	ensureTimerSlack() // may execute this program again, with the same arguments
 	const synopsis = "join [TOKEN|BUNDLE] [--name NAME] [--listen ADDR] [--client-only]"
 	fs := e.flags("join", "[TOKEN|BUNDLE] [--name NAME] [--listen ADDR] [--client-only]")
 	name := fs.String("name", "", "this node's `NAME` when enrolling (default: the token's, else the host name)")
