@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -235,4 +237,39 @@ func httpGet(t *testing.T, url string) string {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// TestNodeRunsWithTimerSlack: a node runs with 1 ms of timer slack on
+// every thread, the Go runtime's own included, and so do the processes it
+// starts (the sandbox's spawner); it is still the process that was started.
+func TestNodeRunsWithTimerSlack(t *testing.T) {
+	m := newTestMesh(t, "alpha")
+	pid := m.procs["alpha"].Process.Pid
+	tids, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
+	if err != nil || len(tids) == 0 {
+		t.Fatalf("threads of node %d: %v", pid, err)
+	}
+	for _, task := range tids {
+		children, _ := os.ReadFile(task + "/children") // of that thread
+		for _, child := range strings.Fields(string(children)) {
+			more, _ := filepath.Glob("/proc/" + child + "/task/*")
+			tids = append(tids, more...)
+		}
+	}
+	for _, task := range tids {
+		b, err := os.ReadFile("/proc/" + filepath.Base(task) + "/timerslack_ns")
+		if errors.Is(err, fs.ErrPermission) {
+			t.Skipf("cannot read the node's timer slack: %v", err)
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // a thread that ended
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := strings.TrimSpace(string(b)); got != "1000000" {
+			t.Errorf("thread %s: timer slack %s ns, want 1000000", task, got)
+		}
+	}
+	t.Logf("%d threads of the node and its children checked", len(tids))
 }
