@@ -95,10 +95,18 @@ func BenchmarkBuild(b *testing.B) {
 	if err := os.WriteFile(tiny, []byte("int tiny(int x) { return x * 3; }\n"), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	tinyLocal := medianRun(b, proj, os.Environ(), "gcc", "-c", "tiny.c")
+	tinyLocal, tinyCPU := medianRun(b, proj, os.Environ(), "gcc", "-c", "tiny.c")
 	logged := len(m.logs["server"].String())
-	tinyDM := medianRun(b, proj, denv, m.bin, "gcc", "-c", "tiny.c")
+	server := m.procs["server"].Process.Pid
+	servedBefore := servingCPU(b, server)
+	tinyDM, _ := medianRun(b, proj, denv, m.bin, "gcc", "-c", "tiny.c")
+	served := servingCPU(b, server)
 	setup := medianSetup(b, m.logs["server"].String()[logged:], "tiny.c")
+	// What serving a tiny job costs the node beyond the compile itself:
+	// the node process, its spawner, the launcher and the sandbox.
+	nodeExtra := func(f func(serving) time.Duration) float64 { return ms(f(served)-f(servedBefore)) / 30 }
+	node, spawner := nodeExtra(func(s serving) time.Duration { return s.node }), nodeExtra(func(s serving) time.Duration { return s.spawner })
+	sandbox := nodeExtra(func(s serving) time.Duration { return s.jobs }) - ms(tinyCPU)
 
 	median := func(ss []sample, f func(sample) float64) float64 {
 		v := make([]float64, len(ss))
@@ -128,9 +136,12 @@ func BenchmarkBuild(b *testing.B) {
 	b.ReportMetric(ms(tinyDM-tinyLocal), "distmesh-added-ms")
 	b.ReportMetric(100*median(dm, func(s sample) float64 { return s.cpuShare }), "distmesh-client-cpu-%")
 	b.ReportMetric(setup, "node-sandbox-setup-ms")
+	b.ReportMetric(node+spawner+sandbox, "node-extra-cpu-ms")
 	latency := fmt.Sprintf("tiny compile: gcc %.1f ms; distmesh +%.1f ms (the node's sandbox setup %.1f ms of it)", ms(tinyLocal), ms(tinyDM-tinyLocal), setup)
+	nodeCPU := fmt.Sprintf("serving node's CPU per tiny job beyond gcc's %.1f ms: %.1f ms (node %.1f, spawner %.1f, launcher and sandbox %.1f)",
+		ms(tinyCPU), node+spawner+sandbox, node, spawner, sandbox)
 	if haveDistcc {
-		tinyDC := medianRun(b, proj, dcenv, "distcc", "gcc", "-c", "tiny.c")
+		tinyDC, _ := medianRun(b, proj, dcenv, "distcc", "gcc", "-c", "tiny.c")
 		rows = append(rows, row("distcc", dc))
 		b.ReportMetric(median(dc, func(s sample) float64 { return s.ratio }), "distcc/local")
 		b.ReportMetric(ms(tinyDC-tinyLocal), "distcc-added-ms")
@@ -142,6 +153,7 @@ func BenchmarkBuild(b *testing.B) {
 		fmt.Printf("  %-9s %6s  %-16s %15s %26s\n", r[0], r[1], r[2], r[3], r[4])
 	}
 	fmt.Println("  " + latency)
+	fmt.Println("  " + nodeCPU)
 }
 
 // generateProject writes files C sources, each an -O2 compile of a few tens
@@ -204,16 +216,23 @@ func run(b testing.TB, dir string, env []string, name string, args ...string) {
 	}
 }
 
-// medianRun is the median wall time of 30 runs of a command.
-func medianRun(b testing.TB, dir string, env []string, name string, args ...string) time.Duration {
+// medianRun is the median wall time of 30 runs of a command, and their
+// mean CPU time (user and system, the command's and its children's).
+func medianRun(b testing.TB, dir string, env []string, name string, args ...string) (wall, cpu time.Duration) {
+	const n = 30
 	var ds []time.Duration
-	for range 30 {
+	for range n {
+		cmd := exec.Command(name, args...)
+		cmd.Dir, cmd.Env = dir, env
 		start := time.Now()
-		run(b, dir, env, name, args...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		}
 		ds = append(ds, time.Since(start))
+		cpu += cpuOf(cmd.ProcessState)
 	}
 	slices.Sort(ds)
-	return ds[len(ds)/2]
+	return ds[len(ds)/2], cpu / n
 }
 
 // medianSetup is the median sandbox setup, in milliseconds, of the jobs
@@ -243,16 +262,43 @@ func medianSetup(b testing.TB, log, source string) float64 {
 
 func cpuOf(ps *os.ProcessState) time.Duration { return ps.UserTime() + ps.SystemTime() }
 
-// procCPU is a running process's user+system time so far.
-func procCPU(b testing.TB, pid int) time.Duration {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+// serving is the CPU time a serving node has used so far: its own, its
+// spawner's, and that of the jobs the spawner has waited for (each job's
+// launcher and compiler).
+type serving struct{ node, spawner, jobs time.Duration }
+
+func servingCPU(b testing.TB, pid int) serving {
+	s := serving{node: procCPU(b, pid)}
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, t := range tasks {
+		children, _ := os.ReadFile(t)
+		for _, c := range strings.Fields(string(children)) {
+			f := procStat(b, c)
+			s.spawner += ticks(f[11]) + ticks(f[12])
+			s.jobs += ticks(f[13]) + ticks(f[14])
+		}
+	}
+	return s
+}
+
+// procStat is a process's /proc/PID/stat from its fourth field on (state is [0]).
+func procStat(b testing.TB, pid string) []string {
+	data, err := os.ReadFile("/proc/" + pid + "/stat")
 	if err != nil {
 		b.Fatal(err)
 	}
-	f := strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
-	utime, _ := strconv.Atoi(f[11])
-	stime, _ := strconv.Atoi(f[12])
-	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ
+	return strings.Fields(string(data[bytes.LastIndexByte(data, ')')+2:]))
+}
+
+func ticks(s string) time.Duration {
+	n, _ := strconv.Atoi(s)
+	return time.Duration(n) * time.Second / 100 // USER_HZ
+}
+
+// procCPU is a running process's user+system time so far.
+func procCPU(b testing.TB, pid int) time.Duration {
+	f := procStat(b, strconv.Itoa(pid))
+	return ticks(f[11]) + ticks(f[12])
 }
 
 // startDistccd starts distccd on 127.0.0.1 with as many jobs as the
