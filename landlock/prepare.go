@@ -246,8 +246,16 @@ func describe(dir int, name string, st *unix.Stat_t) string {
 		return "a directory"
 	case unix.S_IFREG:
 		return fmt.Sprintf("a file of %d bytes", st.Size)
+	case unix.S_IFIFO:
+		return "a named pipe"
+	case unix.S_IFSOCK:
+		return "a socket"
+	case unix.S_IFCHR:
+		return "a character device"
+	case unix.S_IFBLK:
+		return "a block device"
 	}
-	return "a " + fs.FileMode(st.Mode&unix.S_IFMT).String() + " file"
+	return fmt.Sprintf("a file of type %#o", st.Mode&unix.S_IFMT)
 }
 
 // A preparer places what the launcher mounts on in one root. It keeps

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -52,7 +53,8 @@ func TestPrepareRoot(t *testing.T) {
 		{name: "file over the compiler", setup: map[string]string{"/usr/bin/cc": "mine"}, install: []string{"/bin/cc"}, wantErr: ErrConflict},
 		{name: "empty file over the compiler", setup: map[string]string{"/usr/bin/cc": ""}, install: []string{"/usr/bin/cc"}, wantErr: ErrConflict},
 		{name: "directory where the node has a symlink", setup: map[string]string{"/bin": "dir"}, install: []string{"/bin/cc"}, wantErr: ErrConflict},
-		{name: "other symlink target", setup: map[string]string{"/bin": "link:/etc"}, install: []string{"/bin/cc"}, wantErr: ErrConflict},
+		{name: "other symlink target", setup: map[string]string{"/bin": "link:/etc"}, install: []string{"/bin/cc"}, wantErr: ErrConflict, wantMsg: "a symlink to /etc where the node has a symlink to usr/bin"},
+		{name: "named pipe over the compiler", setup: map[string]string{"/usr/bin/cc": "fifo"}, install: []string{"/usr/bin/cc"}, wantErr: ErrConflict, wantMsg: "the root has a named pipe"},
 		{name: "symlink where the node has a directory", setup: map[string]string{"/usr/lib": "link:/etc"}, install: []string{"/usr/lib/tool"}, wantErr: ErrConflict},
 		{name: "file in an install dir", setup: map[string]string{"/usr/lib/tool/include/stddef.h": "mine"}, install: []string{"/usr/lib/tool"}, wantErr: ErrConflict},
 		{name: "something in /proc", setup: map[string]string{"!/proc/x": "mine"}, install: []string{"/bin/cc"}, wantErr: ErrConflict},
@@ -75,6 +77,8 @@ func TestPrepareRoot(t *testing.T) {
 				switch target, link := strings.CutPrefix(what, "link:"); {
 				case what == "dir":
 					err = os.MkdirAll(p, 0o755)
+				case what == "fifo":
+					err = syscall.Mkfifo(p, 0o644)
 				case link:
 					err = os.Symlink(target, p)
 				default:
