@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 	"unsafe"
 
@@ -297,6 +298,14 @@ func moveMount(mnt, target int) error {
 		return fmt.Errorf("move_mount: %w", err)
 	}
 	return nil
+}
+
+// rel turns an absolute sandbox path into a name relative to the root.
+func rel(p string) string {
+	if p == "/" {
+		return "."
+	}
+	return strings.TrimPrefix(p, "/")
 }
 
 // openBeneath opens the absolute sandbox path p below dir, refusing

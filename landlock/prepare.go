@@ -171,19 +171,19 @@ func prepareRoot(s Spec, ownUID int) (binds []string, err error) {
 		}
 	}
 
-	fi, err := os.Stat(s.Root)
-	if err != nil {
-		return nil, fmt.Errorf("open root: %w", err)
-	}
-	if s.UID != ownUID && fi.Mode().Perm()&0o005 != 0o005 {
-		return nil, fmt.Errorf("root %s has mode %v: uid %d cannot read it; make it 0755", s.Root, fi.Mode().Perm(), s.UID)
-	}
 	rootFD, err := unix.Open(s.Root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open root %s: %w", s.Root, err)
 	}
 	pr := &preparer{dirs: map[string]int{"/": rootFD}}
 	defer pr.close()
+	var st unix.Stat_t
+	if err := unix.Fstat(rootFD, &st); err != nil {
+		return nil, fmt.Errorf("open root %s: %w", s.Root, err)
+	}
+	if perm := fs.FileMode(st.Mode).Perm(); s.UID != ownUID && perm&0o005 != 0o005 {
+		return nil, fmt.Errorf("root %s has mode %v: uid %d cannot read it; make it 0755", s.Root, perm, s.UID)
+	}
 	for _, m := range []struct {
 		name  string
 		holds holding
@@ -222,14 +222,6 @@ func prepareRoot(s Spec, ownUID int) (binds []string, err error) {
 		}
 	}
 	return binds, nil
-}
-
-// rel turns an absolute sandbox path into a name for os.Root.
-func rel(p string) string {
-	if p == "/" {
-		return "."
-	}
-	return strings.TrimPrefix(p, "/")
 }
 
 func conflict(p, what string) error {

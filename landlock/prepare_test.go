@@ -254,3 +254,18 @@ func BenchmarkPrepareRoot(b *testing.B) {
 		}
 	}
 }
+
+func TestPrepareRootUnreadableByTheJob(t *testing.T) {
+	node := fakeNode(t)
+	root := t.TempDir()
+	if err := os.Chmod(root, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s := Spec{Root: root, Install: []string{node + "/bin/cc-link"}, UID: 1000, GID: 1000}
+	if _, err := prepareRoot(s, 0); err == nil || !strings.Contains(err.Error(), "has mode -rwx------: uid 1000 cannot read it") {
+		t.Errorf("prepareRoot of a 0700 root for another uid: %v", err)
+	}
+	if _, err := prepareRoot(s, 1000); err != nil {
+		t.Errorf("prepareRoot of a 0700 root for its own uid: %v", err)
+	}
+}
