@@ -104,9 +104,10 @@ func BenchmarkBuild(b *testing.B) {
 	setup := medianSetup(b, m.logs["server"].String()[logged:], "tiny.c")
 	// What serving a tiny job costs the node beyond the compile itself:
 	// the node process, its spawner, the launcher and the sandbox.
-	nodeExtra := func(f func(serving) time.Duration) float64 { return ms(f(served)-f(servedBefore)) / 30 }
-	node, spawner := nodeExtra(func(s serving) time.Duration { return s.node }), nodeExtra(func(s serving) time.Duration { return s.spawner })
-	sandbox := nodeExtra(func(s serving) time.Duration { return s.jobs }) - ms(tinyCPU)
+	perJob := func(d time.Duration) float64 { return ms(d) / medianRuns }
+	node := perJob(served.node - servedBefore.node)
+	spawner := perJob(served.spawner - servedBefore.spawner)
+	sandbox := perJob(served.jobs-servedBefore.jobs) - ms(tinyCPU)
 
 	median := func(ss []sample, f func(sample) float64) float64 {
 		v := make([]float64, len(ss))
@@ -208,31 +209,31 @@ clean:
 	return dir
 }
 
-func run(b testing.TB, dir string, env []string, name string, args ...string) {
+// run runs a command to its end and returns the CPU time (user and system)
+// it and its children used.
+func run(b testing.TB, dir string, env []string, name string, args ...string) (cpu time.Duration) {
 	cmd := exec.Command(name, args...)
 	cmd.Dir, cmd.Env = dir, env
 	if out, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
+	return cpuOf(cmd.ProcessState)
 }
 
-// medianRun is the median wall time of 30 runs of a command, and their
-// mean CPU time (user and system, the command's and its children's).
+// medianRuns is how many times medianRun runs its command.
+const medianRuns = 30
+
+// medianRun is the median wall time of medianRuns runs of a command, and
+// their mean CPU time (see run).
 func medianRun(b testing.TB, dir string, env []string, name string, args ...string) (wall, cpu time.Duration) {
-	const n = 30
 	var ds []time.Duration
-	for range n {
-		cmd := exec.Command(name, args...)
-		cmd.Dir, cmd.Env = dir, env
+	for range medianRuns {
 		start := time.Now()
-		if out, err := cmd.CombinedOutput(); err != nil {
-			b.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-		}
+		cpu += run(b, dir, env, name, args...)
 		ds = append(ds, time.Since(start))
-		cpu += cpuOf(cmd.ProcessState)
 	}
 	slices.Sort(ds)
-	return ds[len(ds)/2], cpu / n
+	return ds[len(ds)/2], cpu / medianRuns
 }
 
 // medianSetup is the median sandbox setup, in milliseconds, of the jobs
@@ -281,7 +282,8 @@ func servingCPU(b testing.TB, pid int) serving {
 	return s
 }
 
-// procStat is a process's /proc/PID/stat from its fourth field on (state is [0]).
+// procStat is a process's /proc/PID/stat from its third field (state, [0])
+// on: utime is [11], stime [12], cutime [13], cstime [14].
 func procStat(b testing.TB, pid string) []string {
 	data, err := os.ReadFile("/proc/" + pid + "/stat")
 	if err != nil {
