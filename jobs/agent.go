@@ -33,6 +33,9 @@ type AgentConfig struct {
 	Listen     []string // this node's own addresses: announced to peers, never dialled
 	LocalSlots int      // compiles this machine runs for its own wrappers at once
 	Node       *Node    // this machine's compile service; nil on a client-only machine
+	// NoFileWatch turns the inotify watch off (see fileWatch): every job
+	// then looks up every name it needs, and its wrapper stats its inputs.
+	NoFileWatch bool
 	// OnRevocation is called when a peer handed over a newer revocation list.
 	OnRevocation func()
 	Logger       *slog.Logger
@@ -57,6 +60,8 @@ type Agent struct {
 	manifests *manifestCache
 	absent    *absentCache
 	search    searchCache
+	watch     *fileWatch // nil when off, or outside Run
+	view      ownView
 
 	// candidates are peer addresses learned from peers, added by Run.
 	candidates chan candidate
@@ -88,6 +93,19 @@ type AgentStats struct {
 	ManifestRefreshes int64            `json:"manifest_refreshes"`
 	ManifestMisses    int64            `json:"manifest_misses"`
 	Fallbacks         map[string]int64 `json:"fallbacks"` // local compiles by reason
+	// Jobs whose wrapper shares the agent's view of the file system, whose
+	// inputs the agent checked itself (with the file watch).
+	CheckedHere int64        `json:"checked_here"`
+	Watch       *WatchStatus `json:"file_watch,omitempty"` // nil when off
+}
+
+// WatchStatus is the state of the agent's file watch (watch_files).
+type WatchStatus struct {
+	Remembered int    `json:"remembered"` // lookups' answers held
+	Hits       int64  `json:"hits"`       // lookups answered from memory
+	Misses     int64  `json:"misses"`     // lookups made to the file system
+	Flushes    int64  `json:"flushes"`    // times it forgot everything: a mount changed, events were lost
+	Error      string `json:"error,omitempty"`
 }
 
 // JobRecord is one finished job, for status.
@@ -151,6 +169,14 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.log.Warn("file cache not saved", "error", err)
 		}
 	}()
+	if !a.cfg.NoFileWatch {
+		a.watch = newFileWatch(1_000_000)
+		defer a.watch.close()
+		if a.watch.lastErr != nil {
+			a.log.Info("file watch off: every job looks up its files again", "error", a.watch.lastErr)
+		}
+		a.view = readOwnView()
+	}
 	a.mu.Lock()
 	a.peers = map[string]*peer{}
 	a.mu.Unlock()
@@ -260,7 +286,13 @@ func (a *Agent) serveConn(ctx context.Context, c *net.UnixConn) {
 			lc.Send("local", []byte(err.Error()+": the wrapper and the agent are of different releases (restart distmesh join)"))
 			return
 		}
-		a.compile(ctx, lc, j, caller{cred.Uid, cred.Gid})
+		sameView := a.watch != nil && a.view.shares(cred)
+		if sameView {
+			a.mu.Lock()
+			a.stats.CheckedHere++
+			a.mu.Unlock()
+		}
+		a.compile(ctx, lc, j, caller{cred.Uid, cred.Gid}, sameView)
 	default:
 		lc.Send("error", []byte("unknown request "+typ))
 	}
@@ -369,6 +401,7 @@ func (a *Agent) Status() Status {
 	st.JobsSent = a.stats.Sent
 	st.Recent = slices.Clone(a.recent)
 	a.mu.Unlock()
+	st.Agent.Watch = a.watch.status()
 	if n := a.cfg.Node; n != nil {
 		ns := n.Stats()
 		st.Served = &ns

@@ -30,7 +30,9 @@ const (
 	noPeerGrace = 30 * time.Second // DISTMESH_FALLBACK=0: waiting for any suitable peer
 )
 
-func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, j *wrap.Job, who caller) {
+// sameView says that the wrapper sees the file system as the agent does
+// (see ownView): then the agent's own lookups stand in for its stats.
+func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, j *wrap.Job, who caller, sameView bool) {
 	rec := JobRecord{At: time.Now()}
 	log := a.log
 	// local sends the job back to the wrapper's machine. The compiler it
@@ -118,7 +120,7 @@ func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, j *wrap.Job, who 
 		}
 	}()
 
-	m, err := a.gatherInputs(ctx, lc, comp, h, who)
+	m, err := a.gatherInputs(ctx, lc, comp, h, who, sameView)
 	if m != nil {
 		defer m.close()
 	}
@@ -361,13 +363,17 @@ func (m *manifest) close() {
 // descriptor against the walk, and hashes contents (cached per file
 // version).
 type inputs struct {
-	a      *Agent
-	lc     *cc.LocalConn
-	who    caller
-	w      *walker
-	m      *manifest
-	known  map[string]*hashEntry   // physical path → hashed
-	stamps map[string]cc.FileStamp // physical path → the version hashed
+	a   *Agent
+	lc  *cc.LocalConn
+	who caller
+	// sameView: the wrapper sees the file system as the agent does, so
+	// the agent's lookups (kept true by its watch) stand in for the
+	// wrapper's stats.
+	sameView bool
+	w        *walker
+	m        *manifest
+	known    map[string]*hashEntry   // physical path → hashed
+	stamps   map[string]cc.FileStamp // physical path → the version hashed
 	// pre holds descriptors the wrapper already passed for names, not yet
 	// added (a cached manifest that turned out stale).
 	pre map[string]int
@@ -509,7 +515,7 @@ func (in *inputs) check(names []string) error {
 			ask = append(ask, name)
 		}
 	}
-	stamps, found, err := statThrough(in.lc, ask)
+	stamps, found, err := in.stat(ask)
 	if err != nil {
 		return err
 	}
@@ -546,7 +552,7 @@ func (in *inputs) reuse(key Hash, cm *cachedManifest) (ok, refreshed bool, err e
 	// ask is what the wrapper opens, at index[k] in the cached inputs.
 	ask, index := names, []int(nil)
 	if cm.owner == in.who {
-		stamps, found, err := statThrough(in.lc, names)
+		stamps, found, err := in.stat(names)
 		if err != nil {
 			return false, false, err
 		}
@@ -625,6 +631,26 @@ func (in *inputs) reuse(key Hash, cm *cachedManifest) (ok, refreshed bool, err e
 	return true, len(changed) > 0, nil
 }
 
+// stat returns each name's stamp as the wrapper's stat would, and whether
+// it was found: from the agent's own walk when the wrapper sees the file
+// system as the agent does, from the wrapper otherwise.
+func (in *inputs) stat(names []string) ([]cc.FileStamp, []bool, error) {
+	if !in.sameView {
+		return statThrough(in.lc, names)
+	}
+	stamps, found := make([]cc.FileStamp, len(names)), make([]bool, len(names))
+	for i, name := range names {
+		_, fi, err := in.w.resolve(name)
+		if err != nil {
+			continue // as stat would fail; the caller opens or rescans
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			stamps[i], found[i] = stampOfStat(st), true
+		}
+	}
+	return stamps, found, nil
+}
+
 // statThrough asks the wrapper to stat names: each one's stamp, and
 // whether it was found.
 func statThrough(lc *cc.LocalConn, names []string) ([]cc.FileStamp, []bool, error) {
@@ -645,11 +671,14 @@ func statThrough(lc *cc.LocalConn, names []string) ([]cc.FileStamp, []bool, erro
 // gatherInputs finds and opens every input of a job: from the manifest
 // cache, with the include scanner, or, where it cannot be sure (a computed
 // #include), from the compiler's own dependency list.
-func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compiler, h *cc.Hello, who caller) (*manifest, error) {
+func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compiler, h *cc.Hello, who caller, sameView bool) (*manifest, error) {
 	if !path.IsAbs(h.Dir) {
 		return nil, errors.New("working directory is not absolute")
 	}
-	in := &inputs{a: a, lc: lc, who: who, w: pooledWalker(h.Dir), m: &manifest{content: map[Hash]int{}},
+	// Every change made before the wrapper started is in the watch's
+	// queue now: account for it before the first lookup.
+	a.watch.sync()
+	in := &inputs{a: a, lc: lc, who: who, sameView: sameView, w: pooledWalker(h.Dir), m: &manifest{content: map[Hash]int{}},
 		known: map[string]*hashEntry{}, stamps: map[string]cc.FileStamp{}}
 	// The walkers and scans of this job go back to their pools at its end:
 	// what leaves this function (the manifest, the cache's copy) holds
@@ -664,7 +693,7 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 			s.recycle()
 		}
 	}()
-	in.w.absent = a.absent
+	in.w.absent, in.w.watch = a.absent, a.watch
 	key := manifestKey(comp, h)
 	if cm, ok := a.manifests.lookup(key, in.w); ok {
 		if ok, refreshed, err := in.reuse(key, cm); ok || err != nil {
@@ -752,7 +781,7 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 // the directories already recorded.
 func newWalkerLike(w *walker) *walker {
 	n := pooledWalker(w.cwd)
-	n.absent = w.absent
+	n.absent, n.watch = w.absent, w.watch
 	for p, e := range w.entries {
 		n.entries[p] = e
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"strings"
 	"sync"
@@ -53,6 +52,9 @@ type walker struct {
 	// absent, when set, answers lookups of names known to be missing
 	// from an unchanged directory without asking the file system.
 	absent *absentCache
+	// watch, when set, answers lstat from what earlier jobs looked up,
+	// kept true by inotify.
+	watch *fileWatch
 	// done memoizes whole resolutions: a job resolves most names more than
 	// once (scan, manifest check, open, the .gch check).
 	done map[string]resolved
@@ -102,13 +104,13 @@ func (w *walker) stat(p string) lstatResult {
 		return r
 	}
 	var r lstatResult
-	if w.lookup != nil {
+	switch {
+	case w.lookup != nil:
 		r = w.lookup(p)
-	} else {
-		r.fi, r.err = os.Lstat(p)
-		if r.err == nil && r.fi.Mode()&fs.ModeSymlink != 0 {
-			r.target, r.err = os.Readlink(p)
-		}
+	case w.watch != nil:
+		r = w.watch.get(p)
+	default:
+		r = osLstat(p)
 	}
 	w.lstat[p] = r
 	return r

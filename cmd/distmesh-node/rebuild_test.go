@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,14 +25,37 @@ const settle = 2500 * time.Millisecond
 // mesh equals a local compile of the tree as it now is. An unchanged
 // rebuild takes its inputs from the agent's manifest cache, and so does
 // one whose edits left every #include as it was (with the new contents);
-// every other change is scanned again.
+// every other change is scanned again. It runs with the agent's file
+// watch (the agent checks the inputs itself) and without (the wrapper
+// stats them).
 func TestRebuildSeesChanges(t *testing.T) {
+	for _, watch := range []bool{true, false} {
+		t.Run(fmt.Sprintf("watch_files=%v", watch), func(t *testing.T) { testRebuildSeesChanges(t, watch) })
+	}
+}
+
+func testRebuildSeesChanges(t *testing.T, watch bool) {
 	needSandbox(t)
 	m := newTestMesh(t, "server")
 	token := m.run("keys", "add", "--home", m.homes["server"], "--name", "client")
 	m.homes["client"] = filepath.Join(m.dir, "client")
+	m.withConfig("client", fmt.Sprintf("watch_files = %v", watch))
 	m.start("client", string(bytes.TrimSpace([]byte(token))), "--client-only")
 	m.waitPeersUp("client", 1)
+	defer func() {
+		// Which way the inputs were checked: by the agent, with lookups
+		// answered from memory, or by the wrapper.
+		agent, _ := m.status("client")["agent"].(map[string]any)
+		fw, _ := agent["file_watch"].(map[string]any)
+		here, _ := agent["checked_here"].(float64)
+		hits, _ := fw["hits"].(float64)
+		if watch && (here == 0 || hits == 0) {
+			t.Errorf("with the file watch on, the agent checked %v jobs' inputs itself and answered %v lookups from memory", here, hits)
+		}
+		if !watch && (here != 0 || fw != nil) {
+			t.Errorf("with the file watch off, the agent still checked %v jobs itself (watch %v)", here, fw)
+		}
+	}()
 
 	dir := t.TempDir()
 	write := func(name, content string) {

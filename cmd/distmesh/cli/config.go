@@ -52,6 +52,9 @@ type Config struct {
 	// MinConfinement is the least sandboxing this node serves compiles
 	// with: "full" (the default), "partial" or "none".
 	MinConfinement landlock.Level `toml:"min_confinement"`
+	// WatchFiles keeps what the agent looked up true with inotify, so
+	// that jobs do not look up and stat their inputs again.
+	WatchFiles bool `toml:"watch_files"`
 }
 
 // ByteSize is a size in bytes, written as 1073741824, "1GiB", "512MiB" or
@@ -81,7 +84,7 @@ func (b *ByteSize) UnmarshalText(t []byte) error {
 const DefaultListen = ":3633"
 
 func defaultConfig() Config {
-	return Config{Listen: DefaultListen, Slots: runtime.NumCPU(), LogLevel: "info", StoreSize: 4 << 30, MinConfinement: landlock.LevelFull, Discovery: true}
+	return Config{Listen: DefaultListen, Slots: runtime.NumCPU(), LogLevel: "info", StoreSize: 4 << 30, MinConfinement: landlock.LevelFull, Discovery: true, WatchFiles: true}
 }
 
 // Validate checks the values that decoding cannot.

@@ -230,6 +230,7 @@ func runNode(ctx context.Context, e *env, cfg Config) error {
 		Listen:       addrs,
 		LocalSlots:   cfg.Slots,
 		Node:         node,
+		NoFileWatch:  !cfg.WatchFiles,
 		OnRevocation: func() { srv.Enforce() },
 		Logger:       log,
 	})
@@ -418,6 +419,7 @@ func reload(home string, old Config, lv *slog.LevelVar, agent *jobs.Agent, log *
 		"user":            cfg.User != old.User,
 		"min_confinement": cfg.MinConfinement != old.MinConfinement,
 		"metrics_listen":  cfg.MetricsListen != old.MetricsListen,
+		"watch_files":     cfg.WatchFiles != old.WatchFiles,
 		"discovery":       cfg.Discovery != old.Discovery || !slices.Equal(cfg.Interfaces, old.Interfaces),
 	} {
 		if changed {

@@ -133,6 +133,14 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	if a := st.Agent; a.ManifestHits+a.ManifestMisses > 0 {
 		fmt.Fprintf(e.stdout, "inputs: %d jobs from the manifest cache (%d with edited inputs), %d scanned\n", a.ManifestHits, a.ManifestRefreshes, a.ManifestMisses)
 	}
+	if w := st.Agent.Watch; w != nil {
+		if w.Hits+w.Misses > 0 {
+			fmt.Fprintf(e.stdout, "file watch: %d answers held, %.0f%% of lookups from memory, forgot everything %d times\n", w.Remembered, 100*float64(w.Hits)/float64(w.Hits+w.Misses), w.Flushes)
+		}
+		if w.Error != "" {
+			fmt.Fprintf(e.stdout, "file watch: %s; jobs look files up again meanwhile\n", w.Error)
+		}
+	}
 	if len(st.Agent.Fallbacks) > 0 {
 		fmt.Fprintln(e.stdout, "local compiles by reason:")
 		for why, n := range st.Agent.Fallbacks {
