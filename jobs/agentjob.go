@@ -30,6 +30,10 @@ const (
 	noPeerGrace = 30 * time.Second // DISTMESH_FALLBACK=0: waiting for any suitable peer
 )
 
+// errNotUTF8 is why a job with a file name or argument that is not UTF-8
+// compiles locally (a reason, so without the name itself).
+const errNotUTF8 = "a file name or argument is not UTF-8, which a job cannot carry unchanged"
+
 // sameView says that the wrapper sees the file system as the agent does
 // (see ownView): then the agent's own lookups stand in for its stats.
 func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, j *wrap.Job, who caller, sameView bool) {
@@ -138,6 +142,13 @@ func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, j *wrap.Job, who 
 		args = append(slices.Clone(args), "-fdiagnostics-color=always")
 	}
 	req := &JobRequest{Compiler: comp.ID, Name: h.Name, Native: native, Args: args, Env: h.Env, Dir: h.Dir, Entries: m.entries, entriesJSON: m.entriesJSON}
+	if s, bad := req.notUTF8(); bad {
+		a.release(p)
+		released = true
+		log.Debug("not UTF-8", "string", fmt.Sprintf("%q", s))
+		local(errNotUTF8)
+		return
+	}
 
 	released = true // dispatch releases every place it holds
 	res, outs, err := a.dispatchWatched(ctx, lc, p, req, m, comp.ID, native, log)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"time"
+	"unicode/utf8"
 
 	"github.com/distmesh/distmesh/jobs/cc"
 )
@@ -75,6 +76,27 @@ func (j *JobRequest) encode() ([]byte, error) {
 	b = append(b[:len(b)-len(tail)], `,"entries":`...)
 	b = append(b, j.entriesJSON...)
 	return append(b, '}'), nil
+}
+
+// notUTF8 returns the first string of the request that is not valid UTF-8
+// (a file name in Latin-1, a -D value with raw bytes), or "". JSON cannot
+// carry such a string unchanged, so such a job compiles where it is.
+func (j *JobRequest) notUTF8() (string, bool) {
+	for _, list := range [][]string{{j.Name, j.Dir}, j.Args, j.Env} {
+		for _, s := range list {
+			if !utf8.ValidString(s) {
+				return s, true
+			}
+		}
+	}
+	for _, e := range j.Entries {
+		for _, s := range []string{e.Path, e.Target} {
+			if !utf8.ValidString(s) {
+				return s, true
+			}
+		}
+	}
+	return "", false
 }
 
 // Key is the job's canonical key: compiler identity, arguments, the

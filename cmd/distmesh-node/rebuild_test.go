@@ -255,3 +255,56 @@ func TestRebuildOnAnotherNode(t *testing.T) {
 		}
 	}
 }
+
+// TestNonUTF8CompilesLocally: a header name in Latin-1 and a -D value with
+// a raw byte cannot cross JSON unchanged; such jobs compile locally, and
+// the objects equal a plain local compile.
+func TestNonUTF8CompilesLocally(t *testing.T) {
+	needSandbox(t)
+	m := newTestMesh(t, "server")
+	token := m.run("keys", "add", "--home", m.homes["server"], "--name", "client")
+	m.homes["client"] = filepath.Join(m.dir, "client")
+	m.start("client", string(bytes.TrimSpace([]byte(token))), "--client-only")
+	m.waitPeersUp("client", 1)
+	dir := t.TempDir()
+	name := "caf\xe9.h"
+	if err := os.WriteFile(filepath.Join(dir, name), []byte("#define CAFE 1\n"), 0o644); err != nil {
+		t.Skipf("this file system refuses non-UTF-8 names: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "u.c"), []byte("#include \""+name+"\"\nint x = CAFE;\nconst char *s = S;\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "v.c"), []byte("const char *s = S;\n"), 0o644)
+	for _, c := range []struct{ src, def string }{
+		{"u.c", `-DS="plain"`},
+		{"v.c", "-DS=\"caf\xe9\""},
+	} {
+		args := []string{"-O2", c.def, "-c", c.src, "-o", "out.o"}
+		local := exec.Command("gcc", args...)
+		local.Dir = dir
+		if out, err := local.CombinedOutput(); err != nil {
+			t.Fatalf("%s: local gcc: %v\n%s", c.src, err, out)
+		}
+		want, _ := os.ReadFile(filepath.Join(dir, "out.o"))
+		os.Remove(filepath.Join(dir, "out.o"))
+		before := m.counter("client", "jobs_sent")
+		cmd := exec.Command(m.bin, append([]string{"gcc"}, args...)...)
+		cmd.Dir, cmd.Env = dir, m.compileEnv("client")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: through distmesh: %v\n%s", c.src, err, out)
+		}
+		if got, _ := os.ReadFile(filepath.Join(dir, "out.o")); !bytes.Equal(got, want) {
+			t.Errorf("%s: the object through distmesh differs from a local compile", c.src)
+		}
+		if m.counter("client", "jobs_sent") != before {
+			t.Errorf("%s: a job with a non-UTF-8 string was sent to a node", c.src)
+		}
+		agent, _ := m.status("client")["agent"].(map[string]any)
+		fb, _ := agent["fallbacks"].(map[string]any)
+		found := false
+		for why := range fb {
+			found = found || strings.Contains(why, "not UTF-8")
+		}
+		if !found {
+			t.Errorf("%s: no local compile recorded for the non-UTF-8 string; fallbacks: %v", c.src, fb)
+		}
+	}
+}
