@@ -2,7 +2,6 @@ package jobs
 
 import (
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"io/fs"
 	"path"
@@ -73,8 +72,7 @@ type cachedManifest struct {
 func newCachedManifest(owner caller, dirs []dirCheck, inputs []cachedInput, entries []Entry, scanned bool) *cachedManifest {
 	return &cachedManifest{owner: owner, dirs: dirs, inputs: inputs, entries: entries, scanned: scanned,
 		json: sync.OnceValue(func() []byte {
-			b, _ := json.Marshal(entries)
-			return b
+			return appendEntriesJSON(nil, entries)
 		})}
 }
 

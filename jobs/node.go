@@ -57,6 +57,7 @@ type Node struct {
 	slots     chan struct{} // held while a job's compiler runs
 	trees     *treePool
 	jobs      atomic.Int32 // jobs admitted and not finished: running, or waiting for a slot with their tree built
+	seq       atomic.Int64 // numbers the jobs in the log
 
 	// mu protects the following.
 	mu         sync.Mutex
@@ -203,7 +204,7 @@ func (n *Node) serve(ctx context.Context, st *transport.Stream, peer transport.P
 		n.log.Info("job refused", "peer", peer.Name(), "error", err)
 		return err
 	}
-	log := n.log.With("peer", peer.Name(), "job", job.req.Key().String()[:12], "source", job.analysis.Source)
+	log := n.log.With("peer", peer.Name(), "job", n.seq.Add(1), "source", job.analysis.Source)
 	n.mu.Lock()
 	n.active[job] = RunningJob{Source: job.analysis.Source, Client: peer.Name(), Started: start}
 	n.mu.Unlock()

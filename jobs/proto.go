@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -57,12 +58,11 @@ type JobRequest struct {
 	entriesJSON []byte
 }
 
-// encode is the request's JSON, with the entries' cached encoding spliced
-// in when there is one (json.Marshal would re-validate it byte by byte).
+// encode is the request's JSON, with the entries' encoding (cached, or
+// made by appendEntriesJSON) spliced in: json.Marshal would re-validate a
+// cached one byte by byte, and its reflection costs a rebuild's agent more
+// than the rest of sending a job.
 func (j *JobRequest) encode() ([]byte, error) {
-	if j.entriesJSON == nil {
-		return json.Marshal(j)
-	}
 	head := *j
 	head.Entries = nil
 	b, err := json.Marshal(&head)
@@ -74,8 +74,81 @@ func (j *JobRequest) encode() ([]byte, error) {
 		return json.Marshal(j)
 	}
 	b = append(b[:len(b)-len(tail)], `,"entries":`...)
-	b = append(b, j.entriesJSON...)
+	if j.entriesJSON != nil {
+		b = append(b, j.entriesJSON...)
+	} else {
+		b = appendEntriesJSON(b, j.Entries)
+	}
 	return append(b, '}'), nil
+}
+
+// appendEntriesJSON appends entries as json.Marshal encodes them (but for
+// escaping fewer characters, which decodes the same).
+func appendEntriesJSON(b []byte, entries []Entry) []byte {
+	if entries == nil {
+		return append(b, "null"...)
+	}
+	b = slices.Grow(b, 160*len(entries))
+	b = append(b, '[')
+	for i, e := range entries {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"p":`...)
+		b = appendJSONString(b, e.Path)
+		b = append(b, `,"k":`...)
+		b = appendJSONString(b, string(e.Kind))
+		if e.Target != "" {
+			b = append(b, `,"t":`...)
+			b = appendJSONString(b, e.Target)
+		}
+		if e.Mode != 0 {
+			b = append(b, `,"m":`...)
+			b = strconv.AppendUint(b, uint64(e.Mode), 10)
+		}
+		if e.MTime != 0 {
+			b = append(b, `,"mt":`...)
+			b = strconv.AppendInt(b, e.MTime, 10)
+		}
+		if e.Size != 0 {
+			b = append(b, `,"s":`...)
+			b = strconv.AppendInt(b, e.Size, 10)
+		}
+		if !e.Hash.IsZero() {
+			b = append(b, `,"h":"`...)
+			b = hex.AppendEncode(b, e.Hash[:])
+			b = append(b, '"')
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// appendJSONString appends s as a JSON string. Bytes that are not UTF-8
+// become U+FFFD, as with json.Marshal (such a job is never sent: notUTF8).
+func appendJSONString(b []byte, s string) []byte {
+	if !utf8.ValidString(s) {
+		q, _ := json.Marshal(s)
+		return append(b, q...)
+	}
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		if c < 0x20 {
+			b = append(b, `\u00`...)
+			b = append(b, "0123456789abcdef"[c>>4], "0123456789abcdef"[c&0xf])
+		} else {
+			b = append(b, '\\', c)
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 // notUTF8 returns the first string of the request that is not valid UTF-8
@@ -97,37 +170,6 @@ func (j *JobRequest) notUTF8() (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// Key is the job's canonical key: compiler identity, arguments, the
-// environment that matters, working directory, and the manifest with modes
-// and modification times. Two jobs with the same key produce the same
-// bytes; the result cache keys on it.
-func (j *JobRequest) Key() Hash {
-	env := slices.Clone(j.Env)
-	slices.Sort(env)
-	entries := slices.Clone(j.Entries)
-	slices.SortFunc(entries, func(a, b Entry) int {
-		switch {
-		case a.Path < b.Path:
-			return -1
-		case a.Path > b.Path:
-			return 1
-		}
-		return 0
-	})
-	canon := struct {
-		V        int
-		Compiler string
-		Name     string
-		Native   string
-		Args     []string
-		Env      []string
-		Dir      string
-		Entries  []Entry
-	}{1, j.Compiler, j.Name, j.Native, j.Args, env, j.Dir, entries}
-	b, _ := json.Marshal(canon) // field order is fixed; JSON of these types is canonical
-	return sha256.Sum256(b)
 }
 
 // Need lists the contents a node asks for.
