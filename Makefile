@@ -10,12 +10,16 @@ export CGO_ENABLED = 0
 BIN     ?= bin
 CC      ?= cc
 CFLAGS  ?= -O2 -Wall -Wextra
-# Static: no dynamic loader to run at every compile's start.
+# The wrapper starts once per compile, so its start-up is paid per job on
+# the client: linked with musl it costs about 0.5 ms less CPU per job than
+# with glibc (see the README's benchmarks). musl-gcc when it is installed
+# (Debian: musl-tools), else CC. Static: no dynamic loader to run either.
+FRONT_CC ?= $(shell command -v musl-gcc 2>/dev/null || echo $(CC))
 FRONT_LDFLAGS ?= -static
 
 build:
 	@mkdir -p $(BIN)
-	$(CC) $(CFLAGS) $(FRONT_LDFLAGS) -o $(BIN)/distmesh cmd/distmesh/distmesh.c
+	$(FRONT_CC) $(CFLAGS) $(FRONT_LDFLAGS) -o $(BIN)/distmesh cmd/distmesh/distmesh.c
 	$(GO) build -trimpath -o $(BIN)/ ./cmd/distmesh-node ./cmd/distmesh-launcher
 
 vet:

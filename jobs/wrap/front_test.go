@@ -33,10 +33,15 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	front = filepath.Join(dir, "distmesh")
-	if _, err := exec.LookPath("cc"); err != nil {
+	// Built as `make build` builds it: with musl when musl-gcc is there.
+	cc, flags := "musl-gcc", []string{"-static"}
+	if _, err := exec.LookPath(cc); err != nil {
+		cc, flags = "cc", nil
+	}
+	if _, err := exec.LookPath(cc); err != nil {
 		front = ""
-	} else if out, err := exec.Command("cc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", front, filepath.Join("..", "..", "cmd", "distmesh", "distmesh.c")).CombinedOutput(); err != nil {
-		frontErr = fmt.Errorf("cc: %v\n%s", err, out)
+	} else if out, err := exec.Command(cc, append(flags, "-O2", "-Wall", "-Wextra", "-Werror", "-o", front, filepath.Join("..", "..", "cmd", "distmesh", "distmesh.c"))...).CombinedOutput(); err != nil {
+		frontErr = fmt.Errorf("%s: %v\n%s", cc, err, out)
 	}
 	code := m.Run()
 	os.RemoveAll(dir)
