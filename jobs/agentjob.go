@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sys/unix"
 
 	"github.com/distmesh/distmesh/jobs/cc"
 	"github.com/distmesh/distmesh/jobs/wrap"
@@ -291,6 +292,7 @@ type manifest struct {
 	// asks, and each must still be the version stat'ed.
 	unopened map[Hash]cachedInput
 	open     func(names []string, got func(name string, fd int) error) ([]int, error) // through the wrapper; nil when the job is over
+	here     string                                                                   // the wrapper's working directory when the agent opens for it (inputs.sameView)
 	opened   []int                                                                    // descriptors the wrapper passed, closed after the job
 }
 
@@ -379,8 +381,9 @@ type inputs struct {
 	who caller
 	// sameView: the wrapper sees the file system as the agent does, so
 	// the agent's lookups (kept true by its watch) stand in for the
-	// wrapper's stats.
+	// wrapper's stats, and its opens for the wrapper's.
 	sameView bool
+	dir      string // the wrapper's working directory
 	w        *walker
 	m        *manifest
 	known    map[string]*hashEntry   // physical path → hashed
@@ -394,7 +397,11 @@ type inputs struct {
 // its descriptor (-1 when it did not open: gone since the walk, so the
 // compile will not find it either).
 func (in *inputs) request(names []string, got func(name string, fd int) error) error {
-	fds, err := openThrough(in.lc, names, got)
+	open := openThrough
+	if in.sameView {
+		open = openHere(in.dir)
+	}
+	fds, err := open(in.lc, names, got)
 	in.m.opened = append(in.m.opened, fds...)
 	return err
 }
@@ -442,6 +449,33 @@ func openThrough(lc *cc.LocalConn, names []string, got func(name string, fd int)
 		names = names[len(ok):]
 	}
 	return all, nil
+}
+
+// openHere returns an opener that does what the wrapper's would, in the
+// agent, for a wrapper that sees the file system as the agent does and
+// runs as the agent's user (see ownView): each name opened from the
+// wrapper's working directory dir, read-only and non-blocking (a FIFO
+// named as a header must not hang the agent). What it opens is checked
+// against the walk as the wrapper's descriptors are.
+func openHere(dir string) func(_ *cc.LocalConn, names []string, got func(name string, fd int) error) ([]int, error) {
+	return func(_ *cc.LocalConn, names []string, got func(name string, fd int) error) (all []int, err error) {
+		for _, name := range names {
+			p := name
+			if !path.IsAbs(p) {
+				p = dir + "/" + p
+			}
+			fd, oerr := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+			if oerr != nil {
+				fd = -1
+			} else {
+				all = append(all, fd)
+			}
+			if err := got(name, fd); err != nil {
+				return all, err
+			}
+		}
+		return all, nil
+	}
 }
 
 // open asks the wrapper to open names (those it has not already passed)
@@ -689,8 +723,11 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 	// Every change made before the wrapper started is in the watch's
 	// queue now: account for it before the first lookup.
 	a.watch.sync()
-	in := &inputs{a: a, lc: lc, who: who, sameView: sameView, w: pooledWalker(h.Dir), m: &manifest{content: map[Hash]int{}},
+	in := &inputs{a: a, lc: lc, who: who, sameView: sameView, dir: h.Dir, w: pooledWalker(h.Dir), m: &manifest{content: map[Hash]int{}},
 		known: map[string]*hashEntry{}, stamps: map[string]cc.FileStamp{}}
+	if sameView {
+		in.m.here = h.Dir
+	}
 	// The walkers and scans of this job go back to their pools at its end:
 	// what leaves this function (the manifest, the cache's copy) holds
 	// nothing of theirs but strings.
@@ -1040,6 +1077,9 @@ func (a *Agent) dispatchWatched(ctx context.Context, lc *cc.LocalConn, p *peer, 
 	}
 	m.mu.Lock()
 	m.open = func(names []string, got func(name string, fd int) error) ([]int, error) {
+		if m.here != "" {
+			return openHere(m.here)(lc, names, got)
+		}
 		unwatch()
 		defer watch()
 		return openThrough(lc, names, got)

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io/fs"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -169,15 +170,18 @@ func (mc *manifestCache) store(key Hash, owner caller, scanned bool, inputs []ca
 	if !inputsSettled(inputs, settled) {
 		return
 	}
-	lstats := map[string]lstatResult{}
-	for _, w := range walkers {
-		for p, r := range w.lstat {
-			if _, ok := lstats[p]; !ok {
-				lstats[p] = r
+	lstats := walkers[0].lstat // read only
+	if len(walkers) > 1 {
+		lstats = maps.Clone(lstats)
+		for _, w := range walkers[1:] {
+			for p, r := range w.lstat {
+				if _, ok := lstats[p]; !ok {
+					lstats[p] = r
+				}
 			}
 		}
 	}
-	byDir := map[string]*dirCheck{}
+	byDir := make(map[string]*dirCheck, len(lstats)/8)
 	var dirs []string
 	for p, r := range lstats {
 		if p == "/" {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -270,5 +271,58 @@ func TestFileWatchChangeDuringLookup(t *testing.T) {
 	fw.sync()
 	if r := fw.get(p); r.err != nil {
 		t.Errorf("a file created during its lookup stays unseen: %v", r.err)
+	}
+}
+
+// TestOwnView: the agent stands in for a wrapper only when it runs as the
+// agent's user, in the agent's mount namespace, with the agent's root.
+func TestOwnView(t *testing.T) {
+	v := readOwnView()
+	if !v.ok {
+		t.Skip("cannot read this process's namespaces from /proc")
+	}
+	me := syscall.Ucred{Pid: int32(os.Getpid()), Uid: uint32(os.Geteuid())}
+	if !v.shares(me) {
+		t.Error("the agent's own process does not share its view")
+	}
+	other := me
+	other.Uid++
+	if v.shares(other) {
+		t.Error("a process of another user shares the agent's view")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("a process in another mount namespace needs root; CI runs this as root")
+	}
+	// A root of its own: a directory holding a static program that waits.
+	root := t.TempDir()
+	os.WriteFile(filepath.Join(root, "wait.c"), []byte("#include <unistd.h>\nint main(void) { pause(); }\n"), 0o644)
+	if out, err := exec.Command("gcc", "-static", "-o", filepath.Join(root, "sleep"), filepath.Join(root, "wait.c")).CombinedOutput(); err != nil {
+		t.Skipf("cannot build a static program: %v\n%s", err, out)
+	}
+	for name, argv := range map[string][]string{
+		"another mount namespace": {"unshare", "-m", "sleep", "30"},
+		"another root":            {"chroot", root, "/sleep"},
+	} {
+		cmd := exec.Command(argv[0], argv[1:]...)
+		if err := cmd.Start(); err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		// unshare and chroot exec sleep once set up.
+		var ok bool
+		for range 100 {
+			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid)); string(b) == "sleep\n" {
+				ok = true
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if !ok {
+			t.Errorf("%s: the process did not start", name)
+		} else if v.shares(syscall.Ucred{Pid: int32(cmd.Process.Pid), Uid: me.Uid}) {
+			t.Errorf("a process in %s shares the agent's view", name)
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
 	}
 }
