@@ -46,10 +46,12 @@ type AgentConfig struct {
 // picks a peer for each job, and keeps the per-file caches that make a job
 // cheap to send.
 //
-// The agent never opens a caller's input by path: the wrapper, running as
-// the user in the user's own mount namespace, opens every input and passes
-// the descriptor; the agent checks that the descriptor is the file its own
-// path walk finds, and reads contents only through descriptors.
+// The agent opens a caller's inputs by path only for a wrapper that runs
+// as the agent's user with the agent's view of the file system (ownView),
+// which could open nothing the agent could not. Anyone else's wrapper opens
+// every input and passes the descriptor. Either way the agent checks that
+// each descriptor is the file its own path walk finds, and reads contents
+// only through descriptors.
 type Agent struct {
 	cfg       AgentConfig
 	log       *slog.Logger
