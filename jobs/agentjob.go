@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -287,10 +288,12 @@ type manifest struct {
 	// mu protects what follows once the job is dispatched: the tries on
 	// several peers may each ask for contents not yet open.
 	mu sync.Mutex
-	// unopened are contents whose files the wrapper stat'ed, not opened
-	// (a cached manifest of the same caller): it opens them when a node
-	// asks, and each must still be the version stat'ed.
-	unopened map[Hash]cachedInput
+	// unopened are inputs whose files were stat'ed, not opened (a cached
+	// manifest of the same caller): they are opened when a node asks for
+	// their contents, and each must still be the version stat'ed. Those
+	// in content are open already. It may be a cached manifest's own
+	// slice: read only.
+	unopened []cachedInput
 	open     func(names []string, got func(name string, fd int) error) ([]int, error) // through the wrapper; nil when the job is over
 	here     string                                                                   // the wrapper's working directory when the agent opens for it (inputs.sameView)
 	opened   []int                                                                    // descriptors the wrapper passed, closed after the job
@@ -307,10 +310,11 @@ func (m *manifest) contents(hashes []Hash) ([]int, error) {
 		if _, ok := m.content[h]; ok {
 			continue
 		}
-		f, ok := m.unopened[h]
-		if !ok {
+		i := slices.IndexFunc(m.unopened, func(f cachedInput) bool { return f.hash == h })
+		if i < 0 {
 			return nil, fmt.Errorf("node asked for content %s that is not in the job", h)
 		}
+		f := m.unopened[i]
 		if want == nil {
 			want = map[string]cachedInput{}
 		}
@@ -330,7 +334,6 @@ func (m *manifest) contents(hashes []Hash) ([]int, error) {
 				return errInputChanged
 			}
 			m.content[f.hash] = fd
-			delete(m.unopened, f.hash)
 			return nil
 		})
 		m.opened = append(m.opened, fds...)
@@ -347,18 +350,22 @@ func (m *manifest) contents(hashes []Hash) ([]int, error) {
 
 // later records a content whose file the wrapper only stat'ed (room: how
 // many more are likely).
-func (m *manifest) later(f cachedInput, room int) {
-	if m.unopened == nil {
-		m.unopened = make(map[Hash]cachedInput, room)
-	}
-	m.unopened[f.hash] = f
+func (m *manifest) later(f cachedInput) {
+	m.unopened = append(m.unopened, f)
 }
 
-// count is the number of distinct contents in the job.
+// count is the number of distinct contents the job reads.
 func (m *manifest) count() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return len(m.content) + len(m.unopened)
+	rest := make([]Hash, 0, len(m.unopened))
+	for _, f := range m.unopened {
+		if _, ok := m.content[f.hash]; !ok {
+			rest = append(rest, f.hash)
+		}
+	}
+	slices.SortFunc(rest, func(a, b Hash) int { return bytes.Compare(a[:], b[:]) })
+	return len(m.content) + len(slices.Compact(rest))
 }
 
 // close ends the job's use of the wrapper and closes every descriptor it
@@ -540,7 +547,7 @@ func (in *inputs) record(name string, stamp cc.FileStamp, fd int, he *hashEntry)
 	if fd >= 0 {
 		in.m.content[he.hash] = fd
 	} else {
-		in.m.later(cachedInput{name: name, stamp: stamp, hash: he.hash}, 0)
+		in.m.later(cachedInput{name: name, stamp: stamp, hash: he.hash})
 	}
 	in.known[phys] = he
 	in.stamps[phys] = stamp
@@ -667,11 +674,7 @@ func (in *inputs) reuse(key Hash, cm *cachedManifest) (ok, refreshed bool, err e
 			in.m.content[f.hash] = fd
 		}
 	}
-	for _, f := range inputs {
-		if _, ok := in.m.content[f.hash]; !ok {
-			in.m.later(f, len(inputs))
-		}
-	}
+	in.m.unopened = inputs // those in content are skipped
 	clear(in.pre)
 	return true, len(changed) > 0, nil
 }

@@ -338,7 +338,7 @@ func TestCheckStatsFilesTheCallerOpened(t *testing.T) {
 	if err != nil || !slices.Equal(asked, []string{"stat " + name}) {
 		t.Errorf("the owner: %v, the wrapper was asked %q, want one stat", err, asked)
 	}
-	if _, ok := in.m.unopened[he.hash]; !ok || len(in.m.content) != 0 || in.known[name] != he {
+	if !slices.ContainsFunc(in.m.unopened, func(f cachedInput) bool { return f.hash == he.hash }) || len(in.m.content) != 0 || in.known[name] != he {
 		t.Errorf("the owner: the file was not taken as stat'ed (unopened %v, content %v)", in.m.unopened, in.m.content)
 	}
 
@@ -369,7 +369,7 @@ func TestContentsOpenedMidJob(t *testing.T) {
 	p := &peer{addr: "node", conn: n.conn}
 	j := goodJob(c)
 	dir := t.TempDir()
-	m := &manifest{entries: j.req.Entries, content: map[Hash]int{}, unopened: map[Hash]cachedInput{}}
+	m := &manifest{entries: j.req.Entries, content: map[Hash]int{}}
 	i := 0
 	for h, data := range j.contents {
 		name := filepath.Join(dir, fmt.Sprintf("in%d", i))
@@ -381,7 +381,7 @@ func TestContentsOpenedMidJob(t *testing.T) {
 		if err := syscall.Stat(name, &st); err != nil {
 			t.Fatal(err)
 		}
-		m.unopened[h] = cachedInput{name: name, stamp: stampOfStat(&st), hash: h}
+		m.unopened = append(m.unopened, cachedInput{name: name, stamp: stampOfStat(&st), hash: h})
 	}
 	lc, asked := scriptedWrapper(t)
 	res, outs, err := a.dispatchWatched(t.Context(), lc, p, &j.req, m, c.ID, "", secLogger(t))
@@ -392,7 +392,17 @@ func TestContentsOpenedMidJob(t *testing.T) {
 	if got := asked(); len(got) != 1 || !strings.HasPrefix(got[0], "open ") {
 		t.Errorf("the wrapper was asked %q, want one open of the job's inputs", got)
 	}
-	if len(m.content) != len(j.contents) || len(m.unopened) != 0 {
-		t.Errorf("after the job: %d contents open, %d not, want %d and 0", len(m.content), len(m.unopened), len(j.contents))
+	if len(m.content) != len(j.contents) || m.count() != len(j.contents) {
+		t.Errorf("after the job: %d contents open of %d, want all %d", len(m.content), m.count(), len(j.contents))
+	}
+}
+
+// TestManifestCount: a job's distinct contents, whether open or only
+// stat'ed, each counted once.
+func TestManifestCount(t *testing.T) {
+	a, b, c := Hash{1}, Hash{2}, Hash{3}
+	m := &manifest{content: map[Hash]int{a: 5}, unopened: []cachedInput{{hash: a}, {hash: b}, {hash: c}, {hash: b}}}
+	if got := m.count(); got != 3 {
+		t.Errorf("count = %d, want 3", got)
 	}
 }

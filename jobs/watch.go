@@ -104,7 +104,8 @@ var watchableFS = map[int64]bool{
 	0xF2F52010: true, // F2FS
 }
 
-// newFileWatch starts a watch remembering at most max answers. Where
+// newFileWatch starts a watch remembering at most max answers (and
+// directories). Where
 // inotify or the mount table cannot be had, it remembers nothing
 // (lastErr says why).
 func newFileWatch(max int) *fileWatch {
@@ -434,7 +435,7 @@ func (fw *fileWatch) get(p string) lstatResult {
 			return r
 		}
 	}
-	if fw.names >= fw.max {
+	if fw.names >= fw.max || len(fw.dirs) >= fw.max {
 		fw.flush() // bounded; the next lookups refill it
 		return r
 	}

@@ -25,8 +25,13 @@ type RemoteError struct{ Msg string }
 
 func (e *RemoteError) Error() string { return e.Msg }
 
+// streamBuffer holds header lines and small messages; a payload larger
+// than what is buffered is read straight into its own slice, so a bigger
+// buffer would only cost every stream (one per job) its zeroing.
+const streamBuffer = 8 << 10
+
 func newStream(rw io.ReadWriter, maxMsg int64) *Stream {
-	return &Stream{rw: rw, r: bufio.NewReaderSize(rw, 64<<10), maxMsg: maxMsg}
+	return &Stream{rw: rw, r: bufio.NewReaderSize(rw, streamBuffer), maxMsg: maxMsg}
 }
 
 // Send writes one message.
