@@ -62,8 +62,10 @@ type Agent struct {
 	manifests *manifestCache
 	absent    *absentCache
 	search    searchCache
-	watch     *fileWatch // nil when off, or outside Run
-	view      ownView
+	// watch is the file watch while Run runs (nil when off); view is set
+	// before it is.
+	watch atomic.Pointer[fileWatch]
+	view  ownView
 
 	// candidates are peer addresses learned from peers, added by Run.
 	candidates chan candidate
@@ -172,12 +174,16 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}()
 	if !a.cfg.NoFileWatch {
-		a.watch = newFileWatch(1_000_000)
-		defer a.watch.close()
-		if a.watch.lastErr != nil {
-			a.log.Info("file watch off: every job looks up its files again", "error", a.watch.lastErr)
+		fw := newFileWatch(1_000_000)
+		if fw.lastErr != nil {
+			a.log.Info("file watch off: every job looks up its files again", "error", fw.lastErr)
 		}
 		a.view = readOwnView()
+		a.watch.Store(fw)
+		defer func() {
+			a.watch.Store(nil)
+			fw.close()
+		}()
 	}
 	a.mu.Lock()
 	a.peers = map[string]*peer{}
@@ -288,7 +294,7 @@ func (a *Agent) serveConn(ctx context.Context, c *net.UnixConn) {
 			lc.Send("local", []byte(err.Error()+": the wrapper and the agent are of different releases (restart distmesh join)"))
 			return
 		}
-		sameView := a.watch != nil && a.view.shares(cred)
+		sameView := a.watch.Load() != nil && a.view.shares(cred)
 		if sameView {
 			a.mu.Lock()
 			a.stats.CheckedHere++
@@ -403,7 +409,7 @@ func (a *Agent) Status() Status {
 	st.JobsSent = a.stats.Sent
 	st.Recent = slices.Clone(a.recent)
 	a.mu.Unlock()
-	st.Agent.Watch = a.watch.status()
+	st.Agent.Watch = a.watch.Load().status()
 	if n := a.cfg.Node; n != nil {
 		ns := n.Stats()
 		st.Served = &ns

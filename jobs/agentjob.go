@@ -348,8 +348,7 @@ func (m *manifest) contents(hashes []Hash) ([]int, error) {
 	return fds, nil
 }
 
-// later records a content whose file the wrapper only stat'ed (room: how
-// many more are likely).
+// later records an input whose file was only stat'ed.
 func (m *manifest) later(f cachedInput) {
 	m.unopened = append(m.unopened, f)
 }
@@ -674,7 +673,9 @@ func (in *inputs) reuse(key Hash, cm *cachedManifest) (ok, refreshed bool, err e
 			in.m.content[f.hash] = fd
 		}
 	}
-	in.m.unopened = inputs // those in content are skipped
+	// Those in content are skipped; the cap makes an append copy, never
+	// write into the cached slice.
+	in.m.unopened = inputs[:len(inputs):len(inputs)]
 	clear(in.pre)
 	return true, len(changed) > 0, nil
 }
@@ -725,7 +726,8 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 	}
 	// Every change made before the wrapper started is in the watch's
 	// queue now: account for it before the first lookup.
-	a.watch.sync()
+	watch := a.watch.Load()
+	watch.sync()
 	in := &inputs{a: a, lc: lc, who: who, sameView: sameView, dir: h.Dir, w: pooledWalker(h.Dir), m: &manifest{content: map[Hash]int{}},
 		known: map[string]*hashEntry{}, stamps: map[string]cc.FileStamp{}}
 	if sameView {
@@ -744,7 +746,7 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 			s.recycle()
 		}
 	}()
-	in.w.absent, in.w.watch = a.absent, a.watch
+	in.w.absent, in.w.watch = a.absent, watch
 	key := manifestKey(comp, h)
 	if cm, ok := a.manifests.lookup(key, in.w); ok {
 		if ok, refreshed, err := in.reuse(key, cm); ok || err != nil {
