@@ -403,11 +403,13 @@ type inputs struct {
 // its descriptor (-1 when it did not open: gone since the walk, so the
 // compile will not find it either).
 func (in *inputs) request(names []string, got func(name string, fd int) error) error {
-	open := openThrough
+	var fds []int
+	var err error
 	if in.sameView {
-		open = openHere(in.dir)
+		fds, err = openHere(in.dir, names, got)
+	} else {
+		fds, err = openThrough(in.lc, names, got)
 	}
-	fds, err := open(in.lc, names, got)
 	in.m.opened = append(in.m.opened, fds...)
 	return err
 }
@@ -457,31 +459,29 @@ func openThrough(lc *cc.LocalConn, names []string, got func(name string, fd int)
 	return all, nil
 }
 
-// openHere returns an opener that does what the wrapper's would, in the
-// agent, for a wrapper that sees the file system as the agent does and
-// runs as the agent's user (see ownView): each name opened from the
-// wrapper's working directory dir, read-only and non-blocking (a FIFO
-// named as a header must not hang the agent). What it opens is checked
-// against the walk as the wrapper's descriptors are.
-func openHere(dir string) func(_ *cc.LocalConn, names []string, got func(name string, fd int) error) ([]int, error) {
-	return func(_ *cc.LocalConn, names []string, got func(name string, fd int) error) (all []int, err error) {
-		for _, name := range names {
-			p := name
-			if !path.IsAbs(p) {
-				p = dir + "/" + p
-			}
-			fd, oerr := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
-			if oerr != nil {
-				fd = -1
-			} else {
-				all = append(all, fd)
-			}
-			if err := got(name, fd); err != nil {
-				return all, err
-			}
+// openHere does what openThrough asks the wrapper to do, in the agent, for
+// a wrapper that sees the file system as the agent does and runs as the
+// agent's user (see ownView): each name opened from the wrapper's working
+// directory dir, read-only and non-blocking (a FIFO named as a header must
+// not hang the agent). What it opens is checked against the walk as the
+// wrapper's descriptors are.
+func openHere(dir string, names []string, got func(name string, fd int) error) (all []int, err error) {
+	for _, name := range names {
+		p := name
+		if !path.IsAbs(p) {
+			p = dir + "/" + p
 		}
-		return all, nil
+		fd, oerr := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+		if oerr != nil {
+			fd = -1
+		} else {
+			all = append(all, fd)
+		}
+		if err := got(name, fd); err != nil {
+			return all, err
+		}
 	}
+	return all, nil
 }
 
 // open asks the wrapper to open names (those it has not already passed)
@@ -1083,7 +1083,7 @@ func (a *Agent) dispatchWatched(ctx context.Context, lc *cc.LocalConn, p *peer, 
 	m.mu.Lock()
 	m.open = func(names []string, got func(name string, fd int) error) ([]int, error) {
 		if m.here != "" {
-			return openHere(m.here)(lc, names, got)
+			return openHere(m.here, names, got)
 		}
 		unwatch()
 		defer watch()

@@ -83,7 +83,7 @@ type remembered struct {
 }
 
 type watchStats struct {
-	hits, misses, events, flushes int64
+	hits, misses, flushes int64
 }
 
 // The events watched for: on a directory, what changes its names, its
@@ -231,7 +231,6 @@ func (fw *fileWatch) drain() {
 
 // apply forgets what one event touches; false when it forgot everything.
 func (fw *fileWatch) apply(wd int32, mask uint32, name string) bool {
-	fw.stats.events++
 	if mask&unix.IN_Q_OVERFLOW != 0 {
 		fw.flush()
 		return false
