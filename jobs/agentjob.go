@@ -32,9 +32,9 @@ const (
 	noPeerGrace = 30 * time.Second // DISTMESH_FALLBACK=0: waiting for any suitable peer
 )
 
-// errNotUTF8 is why a job with a file name or argument that is not UTF-8
+// reasonNotUTF8 is why a job with a file name or argument that is not UTF-8
 // compiles locally (a reason, so without the name itself).
-const errNotUTF8 = "a file name or argument is not UTF-8, which a job cannot carry unchanged"
+const reasonNotUTF8 = "a file name or argument is not UTF-8, which a job cannot carry unchanged"
 
 // sameView says that the wrapper sees the file system as the agent does
 // (see ownView): then the agent's own lookups stand in for its stats.
@@ -148,7 +148,7 @@ func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, j *wrap.Job, who 
 		a.release(p)
 		released = true
 		log.Debug("not UTF-8", "string", fmt.Sprintf("%q", s))
-		local(errNotUTF8)
+		local(reasonNotUTF8)
 		return
 	}
 

@@ -227,10 +227,15 @@ func childPath(full, cur, comp string) string {
 	if len(full) >= end && full[n] == '/' && full[:n] == cur[:n] && full[n+1:end] == comp {
 		return full[:end]
 	}
-	if n == 0 {
-		return "/" + comp
+	return childOf(cur, comp)
+}
+
+// childOf is dir/name, for a clean physical dir and one name.
+func childOf(dir, name string) string {
+	if dir == "/" {
+		return "/" + name
 	}
-	return cur + "/" + comp
+	return dir + "/" + name
 }
 
 // addDir records a directory the compile may traverse (the working

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -265,13 +266,6 @@ func (fw *fileWatch) apply(wd int32, mask uint32, name string) bool {
 	return true
 }
 
-func childOf(dir, name string) string {
-	if dir == "/" {
-		return "/" + name
-	}
-	return dir + "/" + name
-}
-
 // forget forgets the answer for name in d, and stops watching the file it
 // found when no other answer needs that.
 func (fw *fileWatch) forget(d *watchedDir, name string) {
@@ -496,6 +490,6 @@ func (v ownView) shares(cred syscall.Ucred) bool {
 	if !v.ok || cred.Uid != v.uid || cred.Pid <= 0 {
 		return false
 	}
-	mnt, root, err := viewOf(fmt.Sprint(cred.Pid))
+	mnt, root, err := viewOf(strconv.Itoa(int(cred.Pid)))
 	return err == nil && mnt == v.mnt && root == v.root
 }

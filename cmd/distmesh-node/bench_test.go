@@ -35,11 +35,7 @@ func BenchmarkBuild(b *testing.B) {
 	proj := generateProject(b, files)
 
 	m := newTestMesh(b, "server")
-	client := filepath.Join(m.dir, "client")
-	token := strings.TrimSpace(m.run("keys", "add", "--home", m.homes["server"], "--name", "client"))
-	m.homes["client"] = client
-	m.start("client", token, "--client-only")
-	m.waitPeersUp("client", 1)
+	m.joinClient("client", "server")
 
 	build := func(cc string, env []string) (wall, cpu time.Duration) {
 		b.Helper()

@@ -227,6 +227,20 @@ func (m *testMesh) dumpLogs() {
 	}
 }
 
+// joinClient enrolls a client-only node named name with the node issuer,
+// writes its config.toml lines, starts it and waits until it sees the
+// issuer.
+func (m *testMesh) joinClient(name, issuer string, config ...string) {
+	m.t.Helper()
+	token := strings.TrimSpace(m.run("keys", "add", "--home", m.homes[issuer], "--name", name))
+	m.homes[name] = filepath.Join(m.dir, name)
+	if len(config) > 0 {
+		m.withConfig(name, config...)
+	}
+	m.start(name, token, "--client-only")
+	m.waitPeersUp(name, 1)
+}
+
 // compileEnv is the environment for compiles through name's agent.
 func (m *testMesh) compileEnv(name string, extra ...string) []string {
 	env := append(os.Environ(), "DISTMESH_HOME="+m.homes[name])

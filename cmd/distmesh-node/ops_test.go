@@ -73,11 +73,7 @@ func TestNodeStopsWhenTold(t *testing.T) {
 	m.kill("alpha", syscall.SIGTERM)
 	m.withConfig("alpha", fmt.Sprintf("compilers = [%q]", fake), "slots = 3")
 	m.start("alpha")
-	client := filepath.Join(m.dir, "laptop")
-	token := strings.TrimSpace(m.run("keys", "add", "--home", m.homes["alpha"], "--name", "laptop"))
-	m.homes["laptop"] = client
-	m.start("laptop", token, "--client-only")
-	m.waitPeersUp("laptop", 1)
+	m.joinClient("laptop", "alpha")
 
 	work := filepath.Join(dir, "src")
 	os.MkdirAll(work, 0o755)
@@ -126,10 +122,7 @@ func TestOperationsViews(t *testing.T) {
 	metrics := freeLoopbackAddr(t)
 	m.withConfig("alpha", fmt.Sprintf("compilers = [%q]", fake), fmt.Sprintf("metrics_listen = %q", metrics))
 	m.start("alpha")
-	token := strings.TrimSpace(m.run("keys", "add", "--home", m.homes["alpha"], "--name", "laptop"))
-	m.homes["laptop"] = filepath.Join(m.dir, "laptop")
-	m.start("laptop", token, "--client-only")
-	m.waitPeersUp("laptop", 1)
+	m.joinClient("laptop", "alpha")
 
 	os.Mkdir(filepath.Join(dir, "src"), 0o755)
 	src := filepath.Join(dir, "src", "quick.c")

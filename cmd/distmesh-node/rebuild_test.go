@@ -37,17 +37,13 @@ func TestRebuildSeesChanges(t *testing.T) {
 func testRebuildSeesChanges(t *testing.T, watch bool) {
 	needSandbox(t)
 	m := newTestMesh(t, "server")
-	token := m.run("keys", "add", "--home", m.homes["server"], "--name", "client")
-	m.homes["client"] = filepath.Join(m.dir, "client")
-	m.withConfig("client", fmt.Sprintf("watch_files = %v", watch))
-	m.start("client", string(bytes.TrimSpace([]byte(token))), "--client-only")
-	m.waitPeersUp("client", 1)
+	m.joinClient("client", "server", fmt.Sprintf("watch_files = %v", watch))
 	defer func() {
 		// Which way the inputs were checked: by the agent, with lookups
 		// answered from memory, or by the wrapper.
 		agent, _ := m.status("client")["agent"].(map[string]any)
 		fw, _ := agent["file_watch"].(map[string]any)
-		here, _ := agent["checked_here"].(float64)
+		here := m.agentCounter("client", "checked_here")
 		hits, _ := fw["hits"].(float64)
 		if watch && (here == 0 || hits == 0) {
 			t.Errorf("with the file watch on, the agent checked %v jobs' inputs itself and answered %v lookups from memory", here, hits)
@@ -188,10 +184,7 @@ func (m *testMesh) agentCounter(name, key string) int {
 func TestRebuildOnAnotherNode(t *testing.T) {
 	needSandbox(t)
 	m := newTestMesh(t, "first")
-	token := m.run("keys", "add", "--home", m.homes["first"], "--name", "client")
-	m.homes["client"] = filepath.Join(m.dir, "client")
-	m.start("client", strings.TrimSpace(token), "--client-only")
-	m.waitPeersUp("client", 1)
+	m.joinClient("client", "first")
 
 	dir := t.TempDir()
 	for name, content := range map[string]string{
@@ -226,7 +219,7 @@ func TestRebuildOnAnotherNode(t *testing.T) {
 	time.Sleep(settle) // so that the agent caches the manifest
 	build("first build")
 
-	token = m.run("keys", "add", "--home", m.homes["first"], "--name", "second")
+	token := m.run("keys", "add", "--home", m.homes["first"], "--name", "second")
 	m.homes["second"] = filepath.Join(m.dir, "second")
 	m.start("second", strings.TrimSpace(token))
 	m.waitPeersUp("client", 2)
@@ -262,10 +255,7 @@ func TestRebuildOnAnotherNode(t *testing.T) {
 func TestNonUTF8CompilesLocally(t *testing.T) {
 	needSandbox(t)
 	m := newTestMesh(t, "server")
-	token := m.run("keys", "add", "--home", m.homes["server"], "--name", "client")
-	m.homes["client"] = filepath.Join(m.dir, "client")
-	m.start("client", string(bytes.TrimSpace([]byte(token))), "--client-only")
-	m.waitPeersUp("client", 1)
+	m.joinClient("client", "server")
 	dir := t.TempDir()
 	name := "caf\xe9.h"
 	if err := os.WriteFile(filepath.Join(dir, name), []byte("#define CAFE 1\n"), 0o644); err != nil {
