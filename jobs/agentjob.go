@@ -1117,60 +1117,77 @@ func (a *Agent) runRemote(ctx context.Context, p *peer, req *JobRequest, m *mani
 	}
 	ctx, cancel := context.WithTimeout(ctx, jobTimeout)
 	defer cancel()
-	st, err := conn.Open(ctx, transport.SubsystemCompile, compileVersion, compileVersion)
-	if err != nil {
-		return Result{}, nil, err
-	}
-	defer st.Close()
 	b, err := req.encode()
 	if err != nil {
 		return Result{}, nil, err
 	}
+	for {
+		st, reused, err := p.stream(ctx, conn)
+		if err != nil {
+			return Result{}, nil, err
+		}
+		res, outs, answered, err := a.runOn(st, p, b, m)
+		if err == nil {
+			p.keep(st, conn)
+			return res, outs, nil
+		}
+		st.Close()
+		// A kept stream the node closed meanwhile (idle, or shutting
+		// down) fails before any answer: the job goes again on the next
+		// kept stream, or a new one.
+		if !reused || answered || ctx.Err() != nil {
+			return Result{}, nil, err
+		}
+	}
+}
+
+// runOn sends the job (encoded: b) on st and reads its result. answered
+// reports whether the node said anything about the job.
+func (a *Agent) runOn(st *transport.ClientStream, p *peer, b []byte, m *manifest) (res Result, outs [][]byte, answered bool, err error) {
 	if err := st.Send("job", b); err != nil {
-		return Result{}, nil, err
+		return Result{}, nil, false, err
 	}
 	var need Need
 	if err := st.RecvJSON("need", &need); err != nil {
-		return Result{}, nil, err
+		_, remote := errors.AsType[*transport.RemoteError](err)
+		return Result{}, nil, remote, err
 	}
 	enc := encoderPool.Get().(*zstd.Encoder)
 	defer encoderPool.Put(enc)
 	var out int64
 	fds, err := m.contents(need.Hashes)
 	if err != nil {
-		return Result{}, nil, err
+		return Result{}, nil, true, err
 	}
 	for i, h := range need.Hashes {
 		data, err := readAllAt(fds[i])
 		if err != nil {
-			return Result{}, nil, err
+			return Result{}, nil, true, err
 		}
 		if sha256.Sum256(data) != h {
-			return Result{}, nil, errInputChanged
+			return Result{}, nil, true, errInputChanged
 		}
 		msg := enc.EncodeAll(data, append(make([]byte, 0, len(h)+len(data)/3), h[:]...))
 		out += int64(len(msg))
 		if err := st.Send("blob", msg); err != nil {
-			return Result{}, nil, err
+			return Result{}, nil, true, err
 		}
 	}
-	var res Result
 	if err := st.RecvJSON("result", &res); err != nil {
-		return Result{}, nil, err
+		return Result{}, nil, true, err
 	}
-	var outs [][]byte
 	var in int64
 	for _, o := range res.Outputs {
 		typ, payload, err := st.Recv()
 		if err != nil {
-			return Result{}, nil, err
+			return Result{}, nil, true, err
 		}
 		if typ != "file" || o.Size < 0 || o.Size > maxOutputSize {
-			return Result{}, nil, fmt.Errorf("protocol: bad output %s", o.Path)
+			return Result{}, nil, true, fmt.Errorf("protocol: bad output %s", o.Path)
 		}
 		data, err := decompress(payload, o.Size)
 		if err != nil {
-			return Result{}, nil, fmt.Errorf("output %s: %w", o.Path, err)
+			return Result{}, nil, true, fmt.Errorf("output %s: %w", o.Path, err)
 		}
 		in += int64(len(payload))
 		outs = append(outs, data)
@@ -1186,7 +1203,7 @@ func (a *Agent) runRemote(ctx context.Context, p *peer, req *JobRequest, m *mani
 		p.stats.Failed++
 	}
 	p.mu.Unlock()
-	return res, outs, nil
+	return res, outs, true, nil
 }
 
 // readAllAt reads a whole file through its descriptor, from the start.

@@ -45,8 +45,18 @@ type NodeConfig struct {
 	Limits    landlock.Limits   // per job
 	UID, GID  int               // the unprivileged ids compilers run as (0: the daemon's)
 	Spawner   *landlock.Spawner // starts the jobs' launchers while it serves; nil: the node does
-	Logger    *slog.Logger
+	// StreamIdle is how long a client's stream may wait for its next job
+	// before the node closes it (DefaultStreamIdle if zero).
+	StreamIdle time.Duration
+	Logger     *slog.Logger
 }
+
+// DefaultStreamIdle is how long a node keeps a client's idle stream: long
+// enough to span the gaps of a build (a link, a configure step), short
+// enough that a client's streams do not pile up. Clients keep theirs for
+// less (clientStreamIdle), so they seldom send a job on a stream the node
+// is closing.
+const DefaultStreamIdle = time.Minute
 
 // Node runs other machines' compiles, each in a private root of its own,
 // confined by package landlock.
@@ -92,6 +102,9 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.StreamIdle <= 0 {
+		cfg.StreamIdle = DefaultStreamIdle
 	}
 	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
 		return nil, fmt.Errorf("create %s: %w", cfg.WorkDir, err)
@@ -164,7 +177,7 @@ func (n *Node) count(f func(*NodeStats)) {
 
 // Subsystem is the compile subsystem, for transport.ServerConfig.
 func (n *Node) Subsystem() transport.Subsystem {
-	return transport.Subsystem{Name: transport.SubsystemCompile, Min: compileVersion, Max: compileVersion, Handle: n.serve}
+	return transport.Subsystem{Name: transport.SubsystemCompile, Min: compileMinVersion, Max: compileVersion, Handle: n.serve}
 }
 
 // ErrBusy is the refusal of a node whose slots and queue are full.
@@ -182,7 +195,24 @@ type nodeJob struct {
 	sizes    map[Hash]int64 // expected sizes of contents
 }
 
+// serve runs the jobs a client sends on one stream: one in version 1, one
+// after another from version 2 (see compileVersion) until the client
+// closes the stream, leaves it idle for StreamIdle, or a job fails.
 func (n *Node) serve(ctx context.Context, st *transport.Stream, peer transport.Peer) error {
+	for {
+		if err := n.serveJob(ctx, st, peer); err != nil || st.Version < streamReuse {
+			return err
+		}
+		idle := time.AfterFunc(n.cfg.StreamIdle, func() { st.Close() })
+		more, _ := st.Wait()
+		if !idle.Stop() || !more {
+			return nil // idle, or closed by the client or the node's shutdown
+		}
+	}
+}
+
+// serveJob runs one job.
+func (n *Node) serveJob(ctx context.Context, st *transport.Stream, peer transport.Peer) error {
 	start := time.Now()
 	var req JobRequest
 	if err := st.RecvJSON("job", &req); err != nil {

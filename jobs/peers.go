@@ -69,6 +69,88 @@ type peer struct {
 	retryAt   time.Time
 	rtt       time.Duration
 	stats     PeerStats
+	idle      []keptStream // compile streams kept for the next jobs, newest last
+}
+
+// keptStream is a compile stream between jobs.
+type keptStream struct {
+	st    *transport.ClientStream
+	conn  *transport.Conn // the connection it belongs to
+	since time.Time
+}
+
+// A peer keeps at most maxKeptStreams streams between jobs, each for at
+// most keptStreamIdle: less than a node keeps them (DefaultStreamIdle), so
+// a job seldom goes out on a stream the node is closing (and when it does,
+// runRemote sends it again on a new one).
+const (
+	maxKeptStreams = 16
+	keptStreamIdle = 20 * time.Second
+)
+
+// stream returns a compile stream to p over conn, bound to ctx: the
+// newest kept one when there is one (reused), else a new one.
+func (p *peer) stream(ctx context.Context, conn *transport.Conn) (st *transport.ClientStream, reused bool, err error) {
+	now := time.Now()
+	var stale []keptStream
+	p.mu.Lock()
+	fresh := p.idle[:0]
+	for _, k := range p.idle {
+		if k.conn == conn && now.Sub(k.since) < keptStreamIdle {
+			fresh = append(fresh, k)
+		} else {
+			stale = append(stale, k)
+		}
+	}
+	clear(p.idle[len(fresh):])
+	p.idle = fresh
+	if n := len(p.idle); n > 0 {
+		st = p.idle[n-1].st
+		p.idle[n-1] = keptStream{}
+		p.idle = p.idle[:n-1]
+	} else {
+		p.stats.Streams++
+	}
+	p.mu.Unlock()
+	closeKept(stale)
+	if st != nil {
+		st.Bind(ctx)
+		return st, true, nil
+	}
+	st, err = conn.Open(ctx, transport.SubsystemCompile, compileMinVersion, compileVersion)
+	return st, false, err
+}
+
+// keep takes back a stream that carried a job to its end, for p's next
+// job; one that cannot carry another is closed.
+func (p *peer) keep(st *transport.ClientStream, conn *transport.Conn) {
+	if st.Version < streamReuse || !st.Unbind() {
+		st.Close()
+		return
+	}
+	p.mu.Lock()
+	if p.conn == conn && len(p.idle) < maxKeptStreams {
+		p.idle = append(p.idle, keptStream{st, conn, time.Now()})
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	st.Close()
+}
+
+// dropStreams closes the streams p keeps (its connection is gone).
+func (p *peer) dropStreams() {
+	p.mu.Lock()
+	kept := p.idle
+	p.idle = nil
+	p.mu.Unlock()
+	closeKept(kept)
+}
+
+func closeKept(kept []keptStream) {
+	for _, k := range kept {
+		k.st.Close()
+	}
 }
 
 // PeerStats counts the work sent to one peer.
@@ -81,6 +163,7 @@ type PeerStats struct {
 	BytesIn   int64 `json:"bytes_in"`
 	BlobsSent int64 `json:"blobs_sent"`
 	BlobHits  int64 `json:"blob_hits"`
+	Streams   int64 `json:"streams_opened"` // compile streams opened (the rest of the jobs reused one)
 }
 
 // backoff grows with consecutive failures: 1s, 2s, 4s … up to a minute.
@@ -195,6 +278,7 @@ func (a *Agent) maintain(ctx context.Context, p *peer) {
 		p.mu.Lock()
 		p.conn = nil
 		p.mu.Unlock()
+		p.dropStreams()
 		if ctx.Err() != nil {
 			return
 		}

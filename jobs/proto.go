@@ -40,7 +40,16 @@ func (h *Hash) UnmarshalText(b []byte) error {
 //
 // A node that cannot or will not run the job answers "error" instead of
 // need or result; the client then retries elsewhere or compiles locally.
-const compileVersion = 1
+//
+// Version 2 keeps the stream for more jobs: after a job's last file the
+// client may send the next job on the same stream, or close it. A job that
+// ends in an error ends the stream too. A node closes a stream left idle
+// (NodeConfig.StreamIdle). Version 1 runs one job per stream.
+const (
+	compileMinVersion = 1
+	compileVersion    = 2
+	streamReuse       = 2 // the first version that keeps streams
+)
 
 // JobRequest is everything a node needs to run one compile but the file
 // contents.

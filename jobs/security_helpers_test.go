@@ -289,14 +289,19 @@ func (n *secNode) send(t *testing.T, j *secJob) answer {
 
 // try is send for goroutines: it returns transport failures.
 func (n *secNode) try(j *secJob) (answer, error) {
-	var a answer
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	st, err := n.conn.Open(ctx, transport.SubsystemCompile, compileVersion, compileVersion)
 	if err != nil {
-		return a, fmt.Errorf("open the compile subsystem: %w", err)
+		return answer{}, fmt.Errorf("open the compile subsystem: %w", err)
 	}
 	defer st.Close()
+	return tryOn(st, j)
+}
+
+// tryOn runs j on an open stream.
+func tryOn(st *transport.ClientStream, j *secJob) (answer, error) {
+	var a answer
 	if err := st.SendJSON("job", &j.req); err != nil {
 		return a, fmt.Errorf("send job: %w", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"time"
 
@@ -214,9 +213,22 @@ func (cs *ClientStream) CloseWrite() error { return cs.ch.CloseWrite() }
 // Close ends the stream.
 func (cs *ClientStream) Close() error {
 	cs.stop()
-	err := cs.ch.Close()
-	if errors.Is(err, io.EOF) {
-		return nil
+	return cs.Stream.Close()
+}
+
+// Unbind unties the stream from the context it was opened or last bound
+// with, to keep it for another exchange (a subsystem whose server serves
+// several in turn). It reports false when that context has ended already:
+// the stream is closed, or closing.
+func (cs *ClientStream) Unbind() bool {
+	if !cs.stop() {
+		return false
 	}
-	return err
+	cs.stop = func() bool { return true }
+	return true
+}
+
+// Bind ties an unbound stream to ctx: the stream is closed when ctx ends.
+func (cs *ClientStream) Bind(ctx context.Context) {
+	cs.stop = context.AfterFunc(ctx, func() { cs.ch.Close() })
 }

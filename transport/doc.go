@@ -26,7 +26,7 @@
 //
 // # Subsystems
 //
-//	distmesh-compile   run one compile job (one channel per job)
+//	distmesh-compile   run compile jobs, one after another on a channel (package jobs)
 //	distmesh-status    node status, peer lists and the revocation list exchange
 //	distmesh-enroll    join with a token, or renew a certificate
 //

@@ -18,6 +18,7 @@ type Stream struct {
 	rw     io.ReadWriter
 	r      *bufio.Reader
 	maxMsg int64
+	closer io.Closer // the channel
 }
 
 // RemoteError is an "error" message received from the other side.
@@ -30,8 +31,18 @@ func (e *RemoteError) Error() string { return e.Msg }
 // buffer would only cost every stream (one per job) its zeroing.
 const streamBuffer = 8 << 10
 
-func newStream(rw io.ReadWriter, maxMsg int64) *Stream {
-	return &Stream{rw: rw, r: bufio.NewReaderSize(rw, streamBuffer), maxMsg: maxMsg}
+func newStream(ch io.ReadWriteCloser, maxMsg int64) *Stream {
+	return &Stream{rw: ch, r: bufio.NewReaderSize(ch, streamBuffer), maxMsg: maxMsg, closer: ch}
+}
+
+// Close closes the channel under the stream: a read or write waiting on it
+// returns, on both sides.
+func (s *Stream) Close() error {
+	err := s.closer.Close()
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
 }
 
 // Send writes one message.
@@ -89,6 +100,18 @@ func (s *Stream) Recv() (typ string, payload []byte, err error) {
 		return typ, payload, &RemoteError{Msg: string(payload)}
 	}
 	return typ, payload, nil
+}
+
+// Wait blocks until the other side sends a message or ends the stream. It
+// reports whether a message follows; a clean end is not an error.
+func (s *Stream) Wait() (more bool, err error) {
+	if _, err := s.r.Peek(1); err != nil {
+		if errors.Is(err, io.EOF) {
+			return false, nil
+		}
+		return false, err
+	}
+	return true, nil
 }
 
 // RecvJSON reads one message of type want and decodes it into v.
