@@ -70,6 +70,7 @@ type Agent struct {
 	// candidates are peer addresses learned from peers, added by Run.
 	candidates chan candidate
 	waiting    atomic.Int32 // wrappers waiting for a place
+	workers    *workers     // serve connections and run tries
 
 	// mu protects the following.
 	mu        sync.Mutex
@@ -142,6 +143,7 @@ func NewAgent(cfg AgentConfig) *Agent {
 		candidates: make(chan candidate, 64),
 		stats:      AgentStats{Fallbacks: map[string]int64{}},
 		durations:  newHistogram(durationBounds),
+		workers:    newWorkers(),
 	}
 }
 
@@ -209,7 +211,6 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		}
 	}()
-	var conns sync.WaitGroup
 	for {
 		c, err := ln.AcceptUnix()
 		if err != nil {
@@ -218,17 +219,15 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 			break
 		}
-		conns.Add(1)
-		go func() {
-			defer conns.Done()
+		a.workers.Go(func() {
 			defer c.Close()
 			stop := context.AfterFunc(ctx, func() { c.Close() })
 			defer stop()
 			a.serveConn(ctx, c)
-		}()
+		})
 	}
 	ln.Close()
-	conns.Wait()
+	a.workers.close()
 	a.wg.Wait()
 	return nil
 }

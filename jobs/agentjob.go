@@ -972,10 +972,10 @@ func (a *Agent) dispatch(ctx context.Context, first *peer, req *JobRequest, m *m
 	launch := func(p *peer) {
 		tried[p] = true
 		running++
-		go func() {
+		a.workers.Go(func() {
 			res, outs, err := a.runRemote(ctx, p, req, m)
 			results <- outcome{p, res, outs, err}
-		}()
+		})
 	}
 	// On return the jobs still running are cancelled; their places are
 	// given back as they end.
