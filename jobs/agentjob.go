@@ -1117,10 +1117,13 @@ func (a *Agent) runRemote(ctx context.Context, p *peer, req *JobRequest, m *mani
 	}
 	ctx, cancel := context.WithTimeout(ctx, jobTimeout)
 	defer cancel()
-	b, err := req.encode()
+	buf := encodeBuffers.Get().(*[]byte)
+	defer encodeBuffers.Put(buf)
+	b, err := req.encode(*buf)
 	if err != nil {
 		return Result{}, nil, err
 	}
+	*buf = b[:0]
 	for {
 		st, reused, err := p.stream(ctx, conn)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -71,18 +72,23 @@ type JobRequest struct {
 // made by appendEntriesJSON) spliced in: json.Marshal would re-validate a
 // cached one byte by byte, and its reflection costs a rebuild's agent more
 // than the rest of sending a job.
-func (j *JobRequest) encode() ([]byte, error) {
+//
+// It appends to b (a buffer from encodeBuffers, usually), which it grows
+// once, to the size a cached encoding needs.
+func (j *JobRequest) encode(b []byte) ([]byte, error) {
 	head := *j
 	head.Entries = nil
-	b, err := json.Marshal(&head)
+	h, err := json.Marshal(&head)
 	if err != nil {
 		return nil, err
 	}
 	const tail = `,"entries":null}` // Entries is the last field
-	if !bytes.HasSuffix(b, []byte(tail)) {
+	if !bytes.HasSuffix(h, []byte(tail)) {
 		return json.Marshal(j)
 	}
-	b = append(b[:len(b)-len(tail)], `,"entries":`...)
+	b = slices.Grow(b[:0], len(h)+len(j.entriesJSON)+16)
+	b = append(b, h[:len(h)-len(tail)]...)
+	b = append(b, `,"entries":`...)
 	if j.entriesJSON != nil {
 		b = append(b, j.entriesJSON...)
 	} else {
@@ -90,6 +96,10 @@ func (j *JobRequest) encode() ([]byte, error) {
 	}
 	return append(b, '}'), nil
 }
+
+// encodeBuffers keeps encoded jobs' buffers: a job's encoding is tens of
+// KiB, which the agent would otherwise allocate and zero for every job.
+var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
 // appendEntriesJSON appends entries as json.Marshal encodes them (but for
 // escaping fewer characters, which decodes the same).
