@@ -54,7 +54,7 @@ type NodeConfig struct {
 // DefaultStreamIdle is how long a node keeps a client's idle stream: long
 // enough to span the gaps of a build (a link, a configure step), short
 // enough that a client's streams do not pile up. Clients keep theirs for
-// less (clientStreamIdle), so they seldom send a job on a stream the node
+// less (keptStreamIdle), so they seldom send a job on a stream the node
 // is closing.
 const DefaultStreamIdle = time.Minute
 

@@ -108,8 +108,6 @@ func (p *peer) stream(ctx context.Context, conn *transport.Conn) (st *transport.
 		st = p.idle[n-1].st
 		p.idle[n-1] = keptStream{}
 		p.idle = p.idle[:n-1]
-	} else {
-		p.stats.Streams++
 	}
 	p.mu.Unlock()
 	closeKept(stale)
@@ -118,6 +116,11 @@ func (p *peer) stream(ctx context.Context, conn *transport.Conn) (st *transport.
 		return st, true, nil
 	}
 	st, err = conn.Open(ctx, transport.SubsystemCompile, compileMinVersion, compileVersion)
+	if err == nil {
+		p.mu.Lock()
+		p.stats.Streams++
+		p.mu.Unlock()
+	}
 	return st, false, err
 }
 

@@ -28,7 +28,7 @@ func (e *RemoteError) Error() string { return e.Msg }
 
 // streamBuffer holds header lines and small messages; a payload larger
 // than what is buffered is read straight into its own slice, so a bigger
-// buffer would only cost every stream (one per job) its zeroing.
+// buffer would only cost every stream its zeroing.
 const streamBuffer = 8 << 10
 
 func newStream(ch io.ReadWriteCloser, maxMsg int64) *Stream {
