@@ -61,9 +61,10 @@ type walker struct {
 }
 
 type resolved struct {
-	phys string
-	fi   fs.FileInfo
-	err  error
+	phys  string
+	fi    fs.FileInfo
+	err   error
+	links int // symlinks followed
 }
 
 type lstatResult struct {
@@ -151,19 +152,38 @@ func (w *walker) child(cur, comp, next string) lstatResult {
 // is there. A missing final component returns an error wrapping
 // fs.ErrNotExist, with the directories on the way recorded.
 func (w *walker) resolve(name string) (string, fs.FileInfo, error) {
-	if r, ok := w.done[name]; ok {
-		return r.phys, r.fi, r.err
-	}
-	phys, fi, err := w.walk(name)
-	w.done[name] = resolved{phys, fi, err}
-	return phys, fi, err
+	r := w.resolved(name)
+	return r.phys, r.fi, r.err
 }
 
-func (w *walker) walk(name string) (string, fs.FileInfo, error) {
-	if name == "" {
-		return "", nil, fmt.Errorf("resolve: empty path")
+func (w *walker) resolved(name string) resolved {
+	if r, ok := w.done[name]; ok {
+		return r
 	}
-	rest := name
+	r := w.walk(name)
+	w.done[name] = r
+	return r
+}
+
+// walk resolves name. Its directory part is resolved once per walker: a
+// job's names share a few directories, and walking each name from the
+// root would look up the same components again for every one.
+func (w *walker) walk(name string) resolved {
+	if name == "" {
+		return resolved{err: fmt.Errorf("resolve: empty path")}
+	}
+	if i := strings.LastIndexByte(name, '/'); i > 0 {
+		if base := name[i+1:]; base != "" && base != "." && base != ".." {
+			d := w.resolved(name[:i])
+			switch {
+			case d.err != nil:
+				return d
+			case !d.fi.IsDir():
+				return resolved{phys: d.phys, err: &fs.PathError{Op: "resolve", Path: name, Err: syscall.ENOTDIR}}
+			}
+			return w.walkFrom(name, d.phys, base, childOf(d.phys, base), d.links)
+		}
+	}
 	cur := "/"
 	// full spells out the path from the root; while the walk follows it,
 	// each path walked is a prefix of it, which makes no new string.
@@ -172,12 +192,17 @@ func (w *walker) walk(name string) (string, fs.FileInfo, error) {
 		cur = w.cwd
 		full = w.cwd + "/" + name
 	}
-	links := 0
+	return w.walkFrom(name, cur, name, full, 0)
+}
+
+// walkFrom walks rest from the physical directory cur, having followed
+// links symlinks to get there; full is cur/rest.
+func (w *walker) walkFrom(name, cur, rest, full string, links int) resolved {
 	for {
 		rest = strings.TrimLeft(rest, "/")
 		if rest == "" {
 			r := w.stat(cur)
-			return cur, r.fi, r.err
+			return resolved{cur, r.fi, r.err, links}
 		}
 		var comp string
 		comp, rest, _ = strings.Cut(rest, "/")
@@ -192,12 +217,12 @@ func (w *walker) walk(name string) (string, fs.FileInfo, error) {
 		next := childPath(full, cur, comp)
 		r := w.child(cur, comp, next)
 		if r.err != nil {
-			return next, nil, r.err
+			return resolved{next, nil, r.err, links}
 		}
 		switch mode := r.fi.Mode(); {
 		case mode&fs.ModeSymlink != 0:
 			if links++; links > maxSymlinks {
-				return next, nil, &fs.PathError{Op: "resolve", Path: name, Err: syscall.ELOOP}
+				return resolved{next, nil, &fs.PathError{Op: "resolve", Path: name, Err: syscall.ELOOP}, links}
 			}
 			w.entries[next] = Entry{Path: next, Kind: KindSymlink, Target: r.target}
 			if path.IsAbs(r.target) {
@@ -209,9 +234,9 @@ func (w *walker) walk(name string) (string, fs.FileInfo, error) {
 			cur = next
 		default:
 			if strings.Trim(rest, "/") != "" {
-				return next, nil, &fs.PathError{Op: "resolve", Path: name, Err: syscall.ENOTDIR}
+				return resolved{next, nil, &fs.PathError{Op: "resolve", Path: name, Err: syscall.ENOTDIR}, links}
 			}
-			return next, r.fi, nil
+			return resolved{next, r.fi, nil, links}
 		}
 	}
 }

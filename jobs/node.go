@@ -197,16 +197,17 @@ type nodeJob struct {
 
 // serve runs the jobs a client sends on one stream: one in version 1, one
 // after another from version 2 (see compileVersion) until the client
-// closes the stream, leaves it idle for StreamIdle, or a job fails.
+// closes the stream, leaves it idle for StreamIdle (before its first job
+// too), or a job fails.
 func (n *Node) serve(ctx context.Context, st *transport.Stream, peer transport.Peer) error {
 	for {
-		if err := n.serveJob(ctx, st, peer); err != nil || st.Version < streamReuse {
-			return err
-		}
 		idle := time.AfterFunc(n.cfg.StreamIdle, func() { st.Close() })
 		more, _ := st.Wait()
 		if !idle.Stop() || !more {
 			return nil // idle, or closed by the client or the node's shutdown
+		}
+		if err := n.serveJob(ctx, st, peer); err != nil || st.Version < streamReuse {
+			return err
 		}
 	}
 }

@@ -84,6 +84,21 @@ func TestStreamCarriesJobs(t *testing.T) {
 	}
 }
 
+// TestIdleStreamBeforeFirstJob: a stream opened and left without a job is
+// closed after StreamIdle, as one left idle between jobs is.
+func TestIdleStreamBeforeFirstJob(t *testing.T) {
+	c := nodeCompiler(t, "/usr/bin/gcc")
+	n := startNode(t, []*Compiler{c}, func(cfg *NodeConfig) { cfg.StreamIdle = 200 * time.Millisecond })
+	st, err := n.conn.Open(t.Context(), transport.SubsystemCompile, compileMinVersion, compileVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if !ended(t, st) {
+		t.Error("the node kept a stream that never carried a job")
+	}
+}
+
 // TestKeptStreamClosedByNode: the agent keeps a stream after each job and
 // sends the next job on it; the node closes a stream left idle (here after
 // 200 ms, less than the agent keeps it), and the next job, sent on that

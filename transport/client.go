@@ -195,6 +195,14 @@ func (cs *ClientStream) RecvJSON(want string, v any) error {
 	return cs.Stream.RecvJSON(want, v)
 }
 
+// Wait is Stream.Wait after the version answer.
+func (cs *ClientStream) Wait() (more bool, err error) {
+	if err := cs.greet(); err != nil {
+		return false, err
+	}
+	return cs.Stream.Wait()
+}
+
 func (cs *ClientStream) greet() error {
 	if cs.greeted {
 		return nil
