@@ -61,10 +61,9 @@ type walker struct {
 }
 
 type resolved struct {
-	phys  string
-	fi    fs.FileInfo
-	err   error
-	links int // symlinks followed
+	phys string
+	fi   fs.FileInfo
+	err  error
 }
 
 type lstatResult struct {
@@ -152,38 +151,19 @@ func (w *walker) child(cur, comp, next string) lstatResult {
 // is there. A missing final component returns an error wrapping
 // fs.ErrNotExist, with the directories on the way recorded.
 func (w *walker) resolve(name string) (string, fs.FileInfo, error) {
-	r := w.resolved(name)
-	return r.phys, r.fi, r.err
-}
-
-func (w *walker) resolved(name string) resolved {
 	if r, ok := w.done[name]; ok {
-		return r
+		return r.phys, r.fi, r.err
 	}
-	r := w.walk(name)
-	w.done[name] = r
-	return r
+	phys, fi, err := w.walk(name)
+	w.done[name] = resolved{phys, fi, err}
+	return phys, fi, err
 }
 
-// walk resolves name. Its directory part is resolved once per walker: a
-// job's names share a few directories, and walking each name from the
-// root would look up the same components again for every one.
-func (w *walker) walk(name string) resolved {
+func (w *walker) walk(name string) (string, fs.FileInfo, error) {
 	if name == "" {
-		return resolved{err: fmt.Errorf("resolve: empty path")}
+		return "", nil, fmt.Errorf("resolve: empty path")
 	}
-	if i := strings.LastIndexByte(name, '/'); i > 0 {
-		if base := name[i+1:]; base != "" && base != "." && base != ".." {
-			d := w.resolved(name[:i])
-			switch {
-			case d.err != nil:
-				return d
-			case !d.fi.IsDir():
-				return resolved{phys: d.phys, err: &fs.PathError{Op: "resolve", Path: name, Err: syscall.ENOTDIR}}
-			}
-			return w.walkFrom(name, d.phys, base, childOf(d.phys, base), d.links)
-		}
-	}
+	rest := name
 	cur := "/"
 	// full spells out the path from the root; while the walk follows it,
 	// each path walked is a prefix of it, which makes no new string.
@@ -192,17 +172,12 @@ func (w *walker) walk(name string) resolved {
 		cur = w.cwd
 		full = w.cwd + "/" + name
 	}
-	return w.walkFrom(name, cur, name, full, 0)
-}
-
-// walkFrom walks rest from the physical directory cur, having followed
-// links symlinks to get there; full is cur/rest.
-func (w *walker) walkFrom(name, cur, rest, full string, links int) resolved {
+	links := 0
 	for {
 		rest = strings.TrimLeft(rest, "/")
 		if rest == "" {
 			r := w.stat(cur)
-			return resolved{cur, r.fi, r.err, links}
+			return cur, r.fi, r.err
 		}
 		var comp string
 		comp, rest, _ = strings.Cut(rest, "/")
@@ -217,12 +192,12 @@ func (w *walker) walkFrom(name, cur, rest, full string, links int) resolved {
 		next := childPath(full, cur, comp)
 		r := w.child(cur, comp, next)
 		if r.err != nil {
-			return resolved{next, nil, r.err, links}
+			return next, nil, r.err
 		}
 		switch mode := r.fi.Mode(); {
 		case mode&fs.ModeSymlink != 0:
 			if links++; links > maxSymlinks {
-				return resolved{next, nil, &fs.PathError{Op: "resolve", Path: name, Err: syscall.ELOOP}, links}
+				return next, nil, &fs.PathError{Op: "resolve", Path: name, Err: syscall.ELOOP}
 			}
 			w.entries[next] = Entry{Path: next, Kind: KindSymlink, Target: r.target}
 			if path.IsAbs(r.target) {
@@ -234,9 +209,9 @@ func (w *walker) walkFrom(name, cur, rest, full string, links int) resolved {
 			cur = next
 		default:
 			if strings.Trim(rest, "/") != "" {
-				return resolved{next, nil, &fs.PathError{Op: "resolve", Path: name, Err: syscall.ENOTDIR}, links}
+				return next, nil, &fs.PathError{Op: "resolve", Path: name, Err: syscall.ENOTDIR}
 			}
-			return resolved{next, r.fi, nil, links}
+			return next, r.fi, nil
 		}
 	}
 }
