@@ -288,6 +288,24 @@ func TestProjectBuildIsByteIdentical(t *testing.T) {
 	remote := build(m.bin+" gcc", m.compileEnv("gamma", "DISTMESH_FALLBACK=0"))
 	sent := m.counter("gamma", "jobs_sent") - sentBefore
 	served := m.counter("alpha", "jobs_served") + m.counter("beta", "jobs_served")
+	// Again: the jobs go on the streams the first build's left open, and
+	// come back the same.
+	again := build(m.bin+" gcc", m.compileEnv("gamma", "DISTMESH_FALLBACK=0"))
+	streams := 0
+	peers, _ := m.status("gamma")["peers"].([]any)
+	for _, p := range peers {
+		stats, _ := p.(map[string]any)["stats"].(map[string]any)
+		n, _ := stats["streams_opened"].(float64)
+		streams += int(n)
+	}
+	if total := m.counter("gamma", "jobs_sent") - sentBefore; streams == 0 || streams >= total {
+		t.Errorf("%d jobs in two builds on %d streams: want fewer streams than jobs (kept between jobs)", total, streams)
+	}
+	for name, want := range local {
+		if got := again[name]; !bytes.Equal(got, want) {
+			t.Errorf("%s differs in the second build through the mesh (kept streams): %d bytes, %d locally", name, len(got), len(want))
+		}
+	}
 
 	if len(local) < 8 {
 		t.Fatalf("local build produced %d files", len(local))
