@@ -1118,12 +1118,14 @@ func (a *Agent) runRemote(ctx context.Context, p *peer, req *JobRequest, m *mani
 	ctx, cancel := context.WithTimeout(ctx, jobTimeout)
 	defer cancel()
 	buf := encodeBuffers.Get().(*[]byte)
-	defer encodeBuffers.Put(buf)
 	b, err := req.encode(*buf)
 	if err != nil {
 		return Result{}, nil, err
 	}
-	*buf = b[:0]
+	if cap(b) <= maxKeptEncoding {
+		*buf = b[:0]
+		defer encodeBuffers.Put(buf)
+	}
 	for {
 		st, reused, err := p.stream(ctx, conn)
 		if err != nil {

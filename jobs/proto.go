@@ -101,6 +101,10 @@ func (j *JobRequest) encode(b []byte) ([]byte, error) {
 // KiB, which the agent would otherwise allocate and zero for every job.
 var encodeBuffers = sync.Pool{New: func() any { return new([]byte) }}
 
+// maxKeptEncoding: the encoding of a job with thousands of inputs is not
+// kept for the next.
+const maxKeptEncoding = 1 << 20
+
 // appendEntriesJSON appends entries as json.Marshal encodes them (but for
 // escaping fewer characters, which decodes the same).
 func appendEntriesJSON(b []byte, entries []Entry) []byte {
