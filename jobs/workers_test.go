@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -23,21 +24,19 @@ func TestWorkers(t *testing.T) {
 	}
 	release := make(chan struct{})
 	started := make(chan struct{}, 3)
+	var finished atomic.Int32
 	for range 3 {
-		w.Go(func() { started <- struct{}{}; <-release })
+		w.Go(func() { started <- struct{}{}; <-release; finished.Add(1) })
 	}
 	for range 3 {
 		<-started // each runs at once: none waits for another
 	}
-	closed := make(chan struct{})
-	go func() { w.close(); close(closed) }()
-	select {
-	case <-closed:
-		t.Fatal("close returned while work was running")
-	case <-time.After(100 * time.Millisecond):
-	}
+	closed := make(chan int32)
+	go func() { w.close(); closed <- finished.Load() }()
 	close(release)
-	<-closed
+	if n := <-closed; n != 3 {
+		t.Fatalf("close returned with %d of 3 pieces of work finished", n)
+	}
 	if !waitFor(10*time.Second, func() bool { return runtime.NumGoroutine() == base }) {
 		t.Errorf("after close: %d goroutines, want %d", runtime.NumGoroutine(), base)
 	}
