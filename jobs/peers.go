@@ -75,7 +75,6 @@ type peer struct {
 // keptStream is a compile stream between jobs.
 type keptStream struct {
 	st    *transport.ClientStream
-	conn  *transport.Conn // the connection it belongs to
 	since time.Time
 }
 
@@ -89,25 +88,20 @@ const (
 )
 
 // stream returns a compile stream to p over conn, bound to ctx: the
-// newest kept one when there is one (reused), else a new one.
+// newest kept one when there is one (reused), else a new one. Kept streams
+// are in the order they were kept, so those kept too long are the first.
 func (p *peer) stream(ctx context.Context, conn *transport.Conn) (st *transport.ClientStream, reused bool, err error) {
 	now := time.Now()
-	var stale []keptStream
 	p.mu.Lock()
-	fresh := p.idle[:0]
-	for _, k := range p.idle {
-		if k.conn == conn && now.Sub(k.since) < keptStreamIdle {
-			fresh = append(fresh, k)
-		} else {
-			stale = append(stale, k)
-		}
+	old := 0
+	for old < len(p.idle) && now.Sub(p.idle[old].since) >= keptStreamIdle {
+		old++
 	}
-	clear(p.idle[len(fresh):])
-	p.idle = fresh
+	stale := slices.Clone(p.idle[:old])
+	p.idle = slices.Delete(p.idle, 0, old)
 	if n := len(p.idle); n > 0 {
 		st = p.idle[n-1].st
-		p.idle[n-1] = keptStream{}
-		p.idle = p.idle[:n-1]
+		p.idle = slices.Delete(p.idle, n-1, n)
 	}
 	p.mu.Unlock()
 	closeKept(stale)
@@ -124,8 +118,9 @@ func (p *peer) stream(ctx context.Context, conn *transport.Conn) (st *transport.
 	return st, false, err
 }
 
-// keep takes back a stream that carried a job to its end, for p's next
-// job; one that cannot carry another is closed.
+// keep takes back a stream that carried a job on conn to its end, for p's
+// next job; one that cannot carry another is closed, and so is one whose
+// connection p no longer uses (dropStreams closed the others).
 func (p *peer) keep(st *transport.ClientStream, conn *transport.Conn) {
 	if st.Version < streamReuse || !st.Unbind() {
 		st.Close()
@@ -133,7 +128,7 @@ func (p *peer) keep(st *transport.ClientStream, conn *transport.Conn) {
 	}
 	p.mu.Lock()
 	if p.conn == conn && len(p.idle) < maxKeptStreams {
-		p.idle = append(p.idle, keptStream{st, conn, time.Now()})
+		p.idle = append(p.idle, keptStream{st, time.Now()})
 		p.mu.Unlock()
 		return
 	}

@@ -103,7 +103,8 @@ func TestIdleStreamBeforeFirstJob(t *testing.T) {
 // sends the next job on it; the node closes a stream left idle (here after
 // 200 ms, less than the agent keeps it), and the next job, sent on that
 // closed stream, goes again on a new one: it compiles, and the peer is not
-// charged with an error.
+// charged with an error. A stream the agent kept too long is closed instead
+// of reused.
 func TestKeptStreamClosedByNode(t *testing.T) {
 	c := nodeCompiler(t, "/usr/bin/gcc")
 	n := startNode(t, []*Compiler{c}, func(cfg *NodeConfig) { cfg.StreamIdle = 200 * time.Millisecond })
@@ -155,5 +156,18 @@ func TestKeptStreamClosedByNode(t *testing.T) {
 	if s, kept := stats(); s.Streams != 2 || kept != 1 || s.Errors != 0 || s.OK != 3 {
 		t.Errorf("a job after the node closed the kept stream: %d streams opened, %d kept, %d errors, %d ok; want 2, 1, 0, 3",
 			s.Streams, kept, s.Errors, s.OK)
+	}
+
+	// A stream kept for keptStreamIdle is closed, not reused.
+	p.mu.Lock()
+	st = p.idle[0].st
+	p.idle[0].since = time.Now().Add(-keptStreamIdle)
+	p.mu.Unlock()
+	send()
+	if s, kept := stats(); s.Streams != 3 || kept != 1 {
+		t.Errorf("a job after the kept stream aged: %d streams opened, %d kept; want 3 and 1", s.Streams, kept)
+	}
+	if !ended(t, st) {
+		t.Error("a stream kept too long was not closed")
 	}
 }

@@ -15,10 +15,9 @@ import (
 type Stream struct {
 	Version int // the negotiated protocol version
 
-	rw     io.ReadWriter
+	ch     io.ReadWriteCloser // the channel
 	r      *bufio.Reader
 	maxMsg int64
-	closer io.Closer // the channel
 }
 
 // RemoteError is an "error" message received from the other side.
@@ -32,13 +31,13 @@ func (e *RemoteError) Error() string { return e.Msg }
 const streamBuffer = 8 << 10
 
 func newStream(ch io.ReadWriteCloser, maxMsg int64) *Stream {
-	return &Stream{rw: ch, r: bufio.NewReaderSize(ch, streamBuffer), maxMsg: maxMsg, closer: ch}
+	return &Stream{ch: ch, r: bufio.NewReaderSize(ch, streamBuffer), maxMsg: maxMsg}
 }
 
 // Close closes the channel under the stream: a read or write waiting on it
 // returns, on both sides.
 func (s *Stream) Close() error {
-	err := s.closer.Close()
+	err := s.ch.Close()
 	if errors.Is(err, io.EOF) {
 		return nil
 	}
@@ -53,13 +52,13 @@ func (s *Stream) Send(typ string, payload []byte) error {
 	hdr := typ + " " + strconv.Itoa(len(payload)) + "\n"
 	// One write for small messages keeps them in one SSH packet.
 	if len(payload) < 32<<10 {
-		_, err := s.rw.Write(append([]byte(hdr), payload...))
+		_, err := s.ch.Write(append([]byte(hdr), payload...))
 		return err
 	}
-	if _, err := io.WriteString(s.rw, hdr); err != nil {
+	if _, err := io.WriteString(s.ch, hdr); err != nil {
 		return err
 	}
-	_, err := s.rw.Write(payload)
+	_, err := s.ch.Write(payload)
 	return err
 }
 
@@ -130,7 +129,7 @@ func (s *Stream) RecvJSON(want string, v any) error {
 }
 
 // Write and Read expose the raw stream, for subsystems that stream bytes.
-func (s *Stream) Write(p []byte) (int, error) { return s.rw.Write(p) }
+func (s *Stream) Write(p []byte) (int, error) { return s.ch.Write(p) }
 func (s *Stream) Read(p []byte) (int, error)  { return s.r.Read(p) }
 
 func (s *Stream) readLine() (string, error) {
@@ -175,7 +174,7 @@ const helloWord = "distmesh"
 
 // clientHello sends the client's version range.
 func clientHello(s *Stream, lo, hi int) error {
-	_, err := fmt.Fprintf(s.rw, "%s %d %d\n", helloWord, lo, hi)
+	_, err := fmt.Fprintf(s.ch, "%s %d %d\n", helloWord, lo, hi)
 	return err
 }
 
@@ -204,14 +203,14 @@ func serverHello(s *Stream, lo, hi int) (int, error) {
 	}
 	var cmin, cmax int
 	if _, err := fmt.Sscanf(line, helloWord+" %d %d", &cmin, &cmax); err != nil || cmin > cmax {
-		fmt.Fprintf(s.rw, "error expected %q\n", helloWord+" MIN MAX")
+		fmt.Fprintf(s.ch, "error expected %q\n", helloWord+" MIN MAX")
 		return 0, fmt.Errorf("version exchange: unexpected greeting %q", truncate(line, 40))
 	}
 	v := min(hi, cmax)
 	if v < lo || v < cmin {
-		fmt.Fprintf(s.rw, "error this node speaks protocol versions %d to %d, you speak %d to %d: upgrade the older one\n", lo, hi, cmin, cmax)
+		fmt.Fprintf(s.ch, "error this node speaks protocol versions %d to %d, you speak %d to %d: upgrade the older one\n", lo, hi, cmin, cmax)
 		return 0, fmt.Errorf("version exchange: no common version (ours %d-%d, theirs %d-%d)", lo, hi, cmin, cmax)
 	}
-	_, err = fmt.Fprintf(s.rw, "%s %d\n", helloWord, v)
+	_, err = fmt.Fprintf(s.ch, "%s %d\n", helloWord, v)
 	return v, err
 }
