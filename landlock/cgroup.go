@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 )
 
 // pidsCgroup is the pids cgroup of one job, when the daemon runs as root:
@@ -147,6 +149,33 @@ func (c *pidsCgroup) hitMax() bool {
 		}
 	}
 	return false
+}
+
+// jobCgroup creates the pids cgroup for a launcher about to start, when
+// the daemon runs as root and pids > 0. With cgroup v2 it returns a
+// descriptor of its directory as well, for clone3's CLONE_INTO_CGROUP:
+// the launcher is born in it, which costs nothing, where moving a running
+// process in (writing cgroup.procs) waits for the kernel to quiesce every
+// fork on the machine, up to milliseconds on a busy node. With v1 the fd
+// is -1 and the caller adds the launcher after starting it. note says why
+// there is no cgroup when there is none.
+func jobCgroup(pids int) (c *pidsCgroup, fd int, note string) {
+	if os.Geteuid() != 0 || pids <= 0 {
+		return nil, -1, "none: not running as root (the job's user namespace still bounds its processes)"
+	}
+	c, err := newPidsCgroup(pids)
+	if err != nil {
+		return nil, -1, "none: " + err.Error()
+	}
+	if c.version != "v2" {
+		return c, -1, ""
+	}
+	fd, err = unix.Open(c.dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		c.remove()
+		return nil, -1, fmt.Sprintf("none: open %s: %v", c.dir, err)
+	}
+	return c, fd, ""
 }
 
 // remove deletes the cgroup; the job's processes are gone by then.

@@ -61,32 +61,19 @@ func run(ctx context.Context, sp *Spawner, spec Spec, stdout, stderr io.Writer) 
 	var res Result
 	wctx, cancel := context.WithTimeoutCause(ctx, s.Limits.Wall, errWall)
 	defer cancel()
-	var cg *pidsCgroup
-	if os.Geteuid() == 0 {
-		if cg, err = newPidsCgroup(s.Limits.Processes); err != nil {
-			res.Cgroup = "none: " + err.Error()
-		}
-	} else {
-		res.Cgroup = "none: not running as root (the job's user namespace still bounds its processes)"
-	}
-	defer cg.remove()
 
 	start := time.Now()
-	l, err := startLauncher(wctx, sp, s.UID, s.GID, stdout, stderr)
+	l, err := startLauncher(wctx, sp, s.UID, s.GID, s.Limits.Processes, stdout, stderr)
 	if err != nil {
 		return Result{}, startError(err)
 	}
 	defer l.spec.Close()
 	defer l.status.Close()
+	cg := l.cg
+	defer cg.remove()
+	res.Cgroup = l.cgNote
 	if cg != nil {
-		// Before the launcher reads its spec, so before it does anything.
-		if err := cg.add(l.pid); err != nil {
-			res.Cgroup = "none: " + err.Error()
-			cg.remove()
-			cg = nil
-		} else {
-			res.Cgroup = cg.String()
-		}
+		res.Cgroup = cg.String()
 	}
 	json.NewEncoder(l.spec).Encode(launchMsg{Spec: s, Binds: binds, SetGroups: os.Geteuid() == 0}) // a launcher that died reports through status
 	l.spec.Close()
@@ -139,6 +126,10 @@ type launched struct {
 	pid          int
 	spec, status *os.File
 	wait         func() (*ended, error)
+	// cg is the job's pids cgroup, which the launcher is in, or nil and
+	// cgNote says why there is none. The caller removes it.
+	cg     *pidsCgroup
+	cgNote string
 }
 
 // ended is how a launcher ended: its wait status, and the CPU time of it
@@ -149,12 +140,13 @@ type ended struct {
 }
 
 // startLauncher starts a launcher, or takes one sp's helper started
-// before, killed when ctx is done.
-func startLauncher(ctx context.Context, sp *Spawner, uid, gid int, stdout, stderr io.Writer) (launched, error) {
+// before, killed when ctx is done, in a pids cgroup of its own limited to
+// pids processes (see jobCgroup).
+func startLauncher(ctx context.Context, sp *Spawner, uid, gid, pids int, stdout, stderr io.Writer) (launched, error) {
 	if ctl := sp.control(); ctl != nil {
-		p, err := spawn(ctx, ctl, uid, gid, stdout, stderr)
+		p, err := spawn(ctx, ctl, uid, gid, pids, stdout, stderr)
 		if err == nil {
-			return launched{pid: p.pid, spec: p.spec, status: p.status, wait: p.wait}, nil
+			return launched{pid: p.pid, spec: p.spec, status: p.status, wait: p.wait, cg: p.cg, cgNote: p.cgNote}, nil
 		}
 		if !errors.Is(err, errSpawnerGone) {
 			return launched{}, err
@@ -172,15 +164,18 @@ func startLauncher(ctx context.Context, sp *Spawner, uid, gid int, stdout, stder
 		return launched{}, err
 	}
 	defer statusW.Close()
-	cmd := launcherCmd(ctx, uid, gid)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
-	cmd.ExtraFiles = []*os.File{specR, statusW}
-	if err := cmd.Start(); err != nil {
+	cmd, cg, note, err := startInCgroup(pids, func() *exec.Cmd {
+		cmd := launcherCmd(ctx, uid, gid)
+		cmd.Stdout, cmd.Stderr = stdout, stderr
+		cmd.ExtraFiles = []*os.File{specR, statusW}
+		return cmd
+	})
+	if err != nil {
 		specW.Close()
 		statusR.Close()
 		return launched{}, err
 	}
-	return launched{pid: cmd.Process.Pid, spec: specW, status: statusR, wait: func() (*ended, error) {
+	return launched{pid: cmd.Process.Pid, spec: specW, status: statusR, cg: cg, cgNote: note, wait: func() (*ended, error) {
 		err := cmd.Wait()
 		ps := cmd.ProcessState
 		if ps == nil {
@@ -224,6 +219,38 @@ func launcherCmd(ctx context.Context, uid, gid int, args ...string) *exec.Cmd {
 		cmd.SysProcAttr.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_SETUID, unix.CAP_SETGID, unix.CAP_SETPCAP}
 	}
 	return cmd
+}
+
+// startInCgroup starts the launcher newCmd returns in a pids cgroup of
+// its own (see jobCgroup): born in it with cgroup v2 (clone3 with
+// CLONE_INTO_CGROUP), moved in before it reads its spec, so before it does
+// anything, with v1. A kernel that refuses the first way gets the second.
+// cg is nil, and note says why, when the launcher is in no cgroup of its
+// own; on error, nothing was started and nothing is left.
+func startInCgroup(pids int, newCmd func() *exec.Cmd) (cmd *exec.Cmd, cg *pidsCgroup, note string, err error) {
+	cg, fd, note := jobCgroup(pids)
+	if fd >= 0 {
+		cmd = newCmd()
+		cmd.SysProcAttr.UseCgroupFD = true
+		cmd.SysProcAttr.CgroupFD = fd
+		err = cmd.Start()
+		unix.Close(fd)
+		if err == nil {
+			return cmd, cg, "", nil
+		}
+	}
+	cmd = newCmd()
+	if err := cmd.Start(); err != nil {
+		cg.remove()
+		return nil, nil, "", err
+	}
+	if cg != nil {
+		if err := cg.add(cmd.Process.Pid); err != nil {
+			cg.remove()
+			cg, note = nil, "none: "+err.Error()
+		}
+	}
+	return cmd, cg, note, nil
 }
 
 // jobIDs resolves the outside ids a job runs as.

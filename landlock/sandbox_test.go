@@ -338,12 +338,17 @@ func TestPidsCgroup(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("pids cgroups are used only when the daemon runs as root")
 	}
-	res, _ := run(t, standInSpec(t, "true"))
+	res, out := run(t, standInSpec(t, "cat", "/proc/self/cgroup"))
 	if !strings.HasPrefix(res.Cgroup, "cgroup ") {
 		t.Skipf("no pids cgroup on this machine: %s", res.Cgroup)
 	}
-	dir := strings.Fields(res.Cgroup)[2]
-	if _, err := os.Stat(strings.TrimSuffix(dir, ",")); !errors.Is(err, os.ErrNotExist) {
+	dir := strings.TrimSuffix(strings.Fields(res.Cgroup)[2], ",")
+	// The job runs in its cgroup: born in it (clone3 into the cgroup,
+	// cgroup v2) or moved there before it read its spec (v1).
+	if !strings.Contains(out, "/distmesh/"+filepath.Base(dir)+"\n") {
+		t.Errorf("the job's /proc/self/cgroup:\n%s\nwant it in %s", out, dir)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("job cgroup %s left behind: %v", dir, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -118,6 +119,7 @@ var errSpawnerGone = errors.New("spawn: the spawner is gone")
 // spawnRequest asks the helper for a launcher.
 type spawnRequest struct {
 	UID, GID int
+	Pids     int // the pids cgroup's limit; 0: none (see jobCgroup)
 }
 
 // spawnReply is the helper's answer: first Pid (or Err), with four
@@ -128,7 +130,13 @@ type spawnReply struct {
 	Pid   int    `json:",omitempty"`
 	Err   string `json:",omitempty"` // the launcher did not start
 	Errno int    `json:",omitempty"` // its errno, if any
-	Done  bool   `json:",omitempty"`
+	// With Pid: the pids cgroup the launcher was started in (its
+	// directory, which the node removes when the job is done), or why
+	// there is none.
+	Cgroup     string `json:",omitempty"`
+	CgroupV1   bool   `json:",omitempty"`
+	CgroupNote string `json:",omitempty"`
+	Done       bool   `json:",omitempty"`
 	// With Done: the wait status and the CPU time of the launcher and what
 	// it waited for.
 	Status       uint32 `json:",omitempty"`
@@ -145,11 +153,13 @@ type spawned struct {
 	copied       sync.WaitGroup
 	copyErr      [2]error // of stdout and stderr
 	stopKill     func() bool
+	cg           *pidsCgroup
+	cgNote       string
 }
 
 // spawn asks the helper for a launcher, its output copied to stdout and
 // stderr, killed when ctx is done.
-func spawn(ctx context.Context, ctl *net.UnixConn, uid, gid int, stdout, stderr io.Writer) (*spawned, error) {
+func spawn(ctx context.Context, ctl *net.UnixConn, uid, gid, pids int, stdout, stderr io.Writer) (*spawned, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("spawn: %w", err)
@@ -166,7 +176,7 @@ func spawn(ctx context.Context, ctl *net.UnixConn, uid, gid int, stdout, stderr 
 		return nil, fmt.Errorf("%w: %v", errSpawnerGone, err)
 	}
 	p := &spawned{conn: conn, pidfd: -1}
-	req, _ := json.Marshal(spawnRequest{UID: uid, GID: gid})
+	req, _ := json.Marshal(spawnRequest{UID: uid, GID: gid, Pids: pids})
 	if _, err := conn.Write(req); err != nil {
 		p.close()
 		return nil, fmt.Errorf("spawn: %w", err)
@@ -190,6 +200,13 @@ func spawn(ctx context.Context, ctl *net.UnixConn, uid, gid int, stdout, stderr 
 	}
 	p.pid = r.Pid
 	p.spec, p.status, p.outR = files[0], files[1], files[2:]
+	p.cgNote = r.CgroupNote
+	if r.Cgroup != "" {
+		p.cg = &pidsCgroup{dir: r.Cgroup, version: "v2", max: pids}
+		if r.CgroupV1 {
+			p.cg.version = "v1"
+		}
+	}
 	// The launcher waits for its spec, which only Run sends: it is alive
 	// and the pid is still its own.
 	if fd, err := unix.PidfdOpen(p.pid, 0); err == nil {
@@ -332,7 +349,7 @@ func spawnerMain() error {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &helper{ctx: ctx, idle: map[[2]int][]*launcherProc{}}
+	h := &helper{ctx: ctx, idle: map[launcherKey][]*launcherProc{}}
 	defer h.wg.Wait()
 	defer cancel()
 	oob := make([]byte, unix.CmsgSpace(4))
@@ -373,8 +390,12 @@ type helper struct {
 	wg  sync.WaitGroup
 
 	mu   sync.Mutex
-	idle map[[2]int][]*launcherProc // started, waiting for a job
+	idle map[launcherKey][]*launcherProc // started, waiting for a job
 }
+
+// launcherKey is what an idle launcher was started for: its ids and the
+// limit of the pids cgroup it was born in.
+type launcherKey struct{ uid, gid, pids int }
 
 // A launcherProc is a launcher the helper started, and the node's ends of
 // its pipes.
@@ -382,10 +403,14 @@ type launcherProc struct {
 	cmd                          *exec.Cmd
 	exited                       chan struct{} // closed when cmd.Wait returned
 	spec, status, stdout, stderr *os.File
+	cg                           *pidsCgroup // the node removes it once the launcher is taken
+	cgNote                       string
+	taken                        atomic.Bool
 }
 
-// start starts a launcher for uid and gid, waiting for its spec.
-func (h *helper) start(uid, gid int) (*launcherProc, error) {
+// start starts a launcher for k, waiting for its spec, in its pids cgroup
+// when it gets one.
+func (h *helper) start(k launcherKey) (*launcherProc, error) {
 	var parent, child []*os.File // the node's ends, the launcher's
 	defer func() { closeFiles(child) }()
 	for range 4 {
@@ -400,34 +425,43 @@ func (h *helper) start(uid, gid int) (*launcherProc, error) {
 			parent, child = append(parent, r), append(child, w)
 		}
 	}
-	cmd := launcherCmd(h.ctx, uid, gid)
-	cmd.ExtraFiles = child[:2] // specFD, statusFD
-	cmd.Stdout, cmd.Stderr = child[2], child[3]
-	if err := cmd.Start(); err != nil {
+	// The cgroup too is made before the job asks: a new cgroup and moving
+	// a process into one (v1) cost up to milliseconds.
+	cmd, cg, note, err := startInCgroup(k.pids, func() *exec.Cmd {
+		cmd := launcherCmd(h.ctx, k.uid, k.gid)
+		cmd.ExtraFiles = child[:2] // specFD, statusFD
+		cmd.Stdout, cmd.Stderr = child[2], child[3]
+		return cmd
+	})
+	if err != nil {
 		closeFiles(parent)
 		return nil, err
 	}
-	l := &launcherProc{cmd: cmd, exited: make(chan struct{}), spec: parent[0], status: parent[1], stdout: parent[2], stderr: parent[3]}
+	l := &launcherProc{cmd: cmd, exited: make(chan struct{}), spec: parent[0], status: parent[1], stdout: parent[2], stderr: parent[3], cg: cg, cgNote: note}
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
 		cmd.Wait()
 		close(l.exited)
+		if !l.taken.Load() { // killed while idle
+			l.cg.remove()
+		}
 	}()
 	return l, nil
 }
 
-// take returns an idle launcher for uid and gid, or starts one, and
-// starts the idle ones that are missing.
-func (h *helper) take(uid, gid int) (*launcherProc, error) {
-	key := [2]int{uid, gid}
+// take returns an idle launcher for key, or starts one, and starts the
+// idle ones that are missing.
+func (h *helper) take(key launcherKey) (*launcherProc, error) {
 	var l *launcherProc
 	h.mu.Lock()
 	for l == nil && len(h.idle[key]) > 0 {
 		l, h.idle[key] = h.idle[key][0], h.idle[key][1:]
+		l.taken.Store(true) // from here on, its cgroup is the node's to remove
 		select {
 		case <-l.exited: // killed while idle
 			l.closePipes()
+			l.cg.remove()
 			l = nil
 		default:
 		}
@@ -438,7 +472,7 @@ func (h *helper) take(uid, gid int) (*launcherProc, error) {
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
-			if n, err := h.start(uid, gid); err == nil {
+			if n, err := h.start(key); err == nil {
 				h.mu.Lock()
 				h.idle[key] = append(h.idle[key], n)
 				h.mu.Unlock()
@@ -448,7 +482,11 @@ func (h *helper) take(uid, gid int) (*launcherProc, error) {
 	if l != nil {
 		return l, nil
 	}
-	return h.start(uid, gid)
+	l, err := h.start(key)
+	if err == nil {
+		l.taken.Store(true)
+	}
+	return l, err
 }
 
 func (l *launcherProc) closePipes() { closeFiles([]*os.File{l.spec, l.status, l.stdout, l.stderr}) }
@@ -478,14 +516,18 @@ func (h *helper) serve(conn *net.UnixConn) {
 		reply(spawnReply{Err: "spawn: bad request"})
 		return
 	}
-	l, err := h.take(req.UID, req.GID)
+	l, err := h.take(launcherKey{req.UID, req.GID, req.Pids})
 	if err != nil {
 		var errno syscall.Errno
 		errors.As(err, &errno)
 		reply(spawnReply{Err: err.Error(), Errno: int(errno)})
 		return
 	}
-	reply(spawnReply{Pid: l.cmd.Process.Pid}, l.spec, l.status, l.stdout, l.stderr)
+	r := spawnReply{Pid: l.cmd.Process.Pid, CgroupNote: l.cgNote}
+	if l.cg != nil {
+		r.Cgroup, r.CgroupV1 = l.cg.dir, l.cg.version == "v1"
+	}
+	reply(r, l.spec, l.status, l.stdout, l.stderr)
 	l.closePipes() // the node holds them now
 	// The node's side closing (its job cancelled, its wall limit hit, or
 	// the node gone) kills the launcher, and with it the job's PID
@@ -500,7 +542,7 @@ func (h *helper) serve(conn *net.UnixConn) {
 		reply(spawnReply{Err: "spawner: the launcher could not be waited for"})
 		return
 	}
-	r := spawnReply{Done: true, Status: uint32(ps.Sys().(syscall.WaitStatus))}
+	r = spawnReply{Done: true, Status: uint32(ps.Sys().(syscall.WaitStatus))}
 	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
 		r.Utime, r.Stime = ru.Utime.Nano(), ru.Stime.Nano()
 	}
