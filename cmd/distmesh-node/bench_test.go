@@ -91,12 +91,19 @@ func BenchmarkBuild(b *testing.B) {
 	if err := os.WriteFile(tiny, []byte("int tiny(int x) { return x * 3; }\n"), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	tinyLocal, tinyCPU := medianRun(b, proj, os.Environ(), "gcc", "-c", "tiny.c")
+	// The tiny compiles take turns too (gcc, distmesh, distcc), and each
+	// wrapper's added latency is the median of its differences with the
+	// gcc run of the same turn.
+	tinies := []tinyCmd{{env: os.Environ(), argv: []string{"gcc", "-c", "tiny.c"}}, {env: denv, argv: []string{m.bin, "gcc", "-c", "tiny.c"}}}
+	if haveDistcc {
+		tinies = append(tinies, tinyCmd{env: dcenv, argv: []string{"distcc", "gcc", "-c", "tiny.c"}})
+	}
 	logged := len(m.logs["server"].String())
 	server := m.procs["server"].Process.Pid
 	servedBefore := servingCPU(b, server)
-	tinyDM, _ := medianRun(b, proj, denv, m.bin, "gcc", "-c", "tiny.c")
+	tinyRuns(b, proj, tinies)
 	served := servingCPU(b, server)
+	tinyLocal, tinyCPU, tinyDM := tinies[0].wall, tinies[0].cpu, tinies[1].added
 	setup := medianSetup(b, m.logs["server"].String()[logged:], "tiny.c")
 	// What serving a tiny job costs the node beyond the compile itself:
 	// the node process, its spawner, the launcher and the sandbox.
@@ -130,20 +137,20 @@ func BenchmarkBuild(b *testing.B) {
 	}
 	b.ReportMetric(localWalls[len(localWalls)/2].Seconds(), "local-s")
 	b.ReportMetric(median(dm, func(s sample) float64 { return s.ratio }), "distmesh/local")
-	b.ReportMetric(ms(tinyDM-tinyLocal), "distmesh-added-ms")
+	b.ReportMetric(ms(tinyDM), "distmesh-added-ms")
 	b.ReportMetric(100*median(dm, func(s sample) float64 { return s.cpuShare }), "distmesh-client-cpu-%")
 	b.ReportMetric(setup, "node-sandbox-setup-ms")
 	b.ReportMetric(node+spawner+sandbox, "node-extra-cpu-ms")
-	latency := fmt.Sprintf("tiny compile: gcc %.1f ms; distmesh +%.1f ms (the node's sandbox setup %.1f ms of it)", ms(tinyLocal), ms(tinyDM-tinyLocal), setup)
+	latency := fmt.Sprintf("tiny compile: gcc %.1f ms; distmesh +%.1f ms (the node's sandbox setup %.1f ms)", ms(tinyLocal), ms(tinyDM), setup)
 	nodeCPU := fmt.Sprintf("serving node's CPU per tiny job beyond gcc's %.1f ms: %.1f ms (node %.1f, spawner %.1f, launcher and sandbox %.1f)",
 		ms(tinyCPU), node+spawner+sandbox, node, spawner, sandbox)
 	if haveDistcc {
-		tinyDC, _ := medianRun(b, proj, dcenv, "distcc", "gcc", "-c", "tiny.c")
+		tinyDC := tinies[2].added
 		rows = append(rows, row("distcc", dc))
 		b.ReportMetric(median(dc, func(s sample) float64 { return s.ratio }), "distcc/local")
-		b.ReportMetric(ms(tinyDC-tinyLocal), "distcc-added-ms")
+		b.ReportMetric(ms(tinyDC), "distcc-added-ms")
 		b.ReportMetric(100*median(dc, func(s sample) float64 { return s.cpuShare }), "distcc-client-cpu-%")
-		latency += fmt.Sprintf("; distcc +%.1f ms", ms(tinyDC-tinyLocal))
+		latency += fmt.Sprintf("; distcc +%.1f ms", ms(tinyDC))
 	}
 	fmt.Printf("\n%d files, make -j%s, %d cores, %d rounds (medians; each round's ratio against that round's local build)\n", files, jobs, runtime.NumCPU(), rounds)
 	for _, r := range rows {
@@ -216,20 +223,43 @@ func run(b testing.TB, dir string, env []string, name string, args ...string) (c
 	return cpuOf(cmd.ProcessState)
 }
 
-// medianRuns is how many times medianRun runs its command.
+// medianRuns is how many turns tinyRuns takes.
 const medianRuns = 30
 
-// medianRun is the median wall time of medianRuns runs of a command, and
-// their mean CPU time (see run).
-func medianRun(b testing.TB, dir string, env []string, name string, args ...string) (wall, cpu time.Duration) {
-	var ds []time.Duration
+// A tinyCmd is one way to compile the tiny file, and what tinyRuns
+// measured of it: its median wall time and mean CPU time (see run), and
+// the median of its wall time's differences with the first command's in
+// the same turn.
+type tinyCmd struct {
+	env            []string
+	argv           []string
+	wall, cpu      time.Duration
+	added          time.Duration
+	walls, differs []time.Duration
+}
+
+// tinyRuns runs each command once per turn, medianRuns turns: this
+// machine's speed drifts over minutes, and a difference taken within a
+// turn does not see it.
+func tinyRuns(b testing.TB, dir string, cmds []tinyCmd) {
 	for range medianRuns {
-		start := time.Now()
-		cpu += run(b, dir, env, name, args...)
-		ds = append(ds, time.Since(start))
+		for i := range cmds {
+			c := &cmds[i]
+			start := time.Now()
+			c.cpu += run(b, dir, c.env, c.argv[0], c.argv[1:]...)
+			c.walls = append(c.walls, time.Since(start))
+			c.differs = append(c.differs, c.walls[len(c.walls)-1]-cmds[0].walls[len(c.walls)-1])
+		}
 	}
-	slices.Sort(ds)
-	return ds[len(ds)/2], cpu / medianRuns
+	median := func(ds []time.Duration) time.Duration {
+		ds = slices.Clone(ds)
+		slices.Sort(ds)
+		return ds[len(ds)/2]
+	}
+	for i := range cmds {
+		c := &cmds[i]
+		c.wall, c.cpu, c.added = median(c.walls), c.cpu/medianRuns, median(c.differs)
+	}
 }
 
 // medianSetup is the median sandbox setup, in milliseconds, of the jobs
