@@ -229,6 +229,12 @@ func launcherCmd(ctx context.Context, uid, gid int, args ...string) *exec.Cmd {
 // own; on error, nothing was started and nothing is left.
 func startInCgroup(pids int, newCmd func() *exec.Cmd) (cmd *exec.Cmd, cg *pidsCgroup, note string, err error) {
 	cg, fd, note := jobCgroup(pids)
+	return startIn(cg, fd, note, newCmd)
+}
+
+// startIn is startInCgroup with the cgroup made: fd is its directory's
+// (v2) or -1, and closed on return.
+func startIn(cg *pidsCgroup, fd int, note string, newCmd func() *exec.Cmd) (cmd *exec.Cmd, _ *pidsCgroup, _ string, err error) {
 	if fd >= 0 {
 		cmd = newCmd()
 		cmd.SysProcAttr.UseCgroupFD = true
