@@ -107,7 +107,7 @@ func BenchmarkBuild(b *testing.B) {
 	setup := medianSetup(b, m.logs["server"].String()[logged:], "tiny.c")
 	// What serving a tiny job costs the node beyond the compile itself:
 	// the node process, its spawner, the launcher and the sandbox.
-	perJob := func(d time.Duration) float64 { return ms(d) / medianRuns }
+	perJob := func(d time.Duration) float64 { return ms(d) / tinyTurns }
 	node := perJob(served.node - servedBefore.node)
 	spawner := perJob(served.spawner - servedBefore.spawner)
 	sandbox := perJob(served.jobs-servedBefore.jobs) - ms(tinyCPU)
@@ -223,8 +223,8 @@ func run(b testing.TB, dir string, env []string, name string, args ...string) (c
 	return cpuOf(cmd.ProcessState)
 }
 
-// medianRuns is how many turns tinyRuns takes.
-const medianRuns = 30
+// tinyTurns is how many turns tinyRuns takes.
+const tinyTurns = 30
 
 // A tinyCmd is one way to compile the tiny file, and what tinyRuns
 // measured of it: its median wall time and mean CPU time (see run), and
@@ -238,11 +238,11 @@ type tinyCmd struct {
 	walls, differs []time.Duration
 }
 
-// tinyRuns runs each command once per turn, medianRuns turns: this
+// tinyRuns runs each command once per turn, tinyTurns turns: this
 // machine's speed drifts over minutes, and a difference taken within a
 // turn does not see it.
 func tinyRuns(b testing.TB, dir string, cmds []tinyCmd) {
-	for range medianRuns {
+	for range tinyTurns {
 		for i := range cmds {
 			c := &cmds[i]
 			start := time.Now()
@@ -258,7 +258,7 @@ func tinyRuns(b testing.TB, dir string, cmds []tinyCmd) {
 	}
 	for i := range cmds {
 		c := &cmds[i]
-		c.wall, c.cpu, c.added = median(c.walls), c.cpu/medianRuns, median(c.differs)
+		c.wall, c.cpu, c.added = median(c.walls), c.cpu/tinyTurns, median(c.differs)
 	}
 }
 
