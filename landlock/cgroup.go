@@ -28,32 +28,49 @@ var jobSeq atomic.Uint64
 // findPidsController returns where the pids controller is mounted,
 // preferring cgroup v2.
 func findPidsController() (dir, version string, err error) {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return "", "", err
+	err = cgroupMounts(func(mnt, fstype string, opts []string) bool {
+		switch {
+		case fstype == "cgroup2":
+			if b, err := os.ReadFile(filepath.Join(mnt, "cgroup.controllers")); err == nil && slices.Contains(strings.Fields(string(b)), "pids") {
+				dir, version = mnt, "v2"
+				return false
+			}
+		case fstype == "cgroup" && slices.Contains(opts, "pids") && dir == "":
+			dir, version = mnt, "v1"
+		}
+		return true
+	})
+	if err == nil && dir == "" {
+		err = errors.New("no pids cgroup controller is mounted")
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
+	return dir, version, err
+}
+
+// cgroupMounts calls f with each cgroup (v1) and cgroup2 mount of this
+// process's mount namespace, its mount point and super options, until f
+// returns false.
+func cgroupMounts(f func(mnt, fstype string, opts []string) bool) error {
+	file, err := os.Open("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	defer file.Close()
+	sc := bufio.NewScanner(file)
 	for sc.Scan() {
 		fields := strings.Fields(sc.Text())
 		sep := slices.Index(fields, "-")
 		if sep < 5 || len(fields) < sep+4 {
 			continue
 		}
-		mnt, fstype, opts := fields[4], fields[sep+1], strings.Split(fields[sep+3], ",")
-		switch {
-		case fstype == "cgroup2":
-			if b, err := os.ReadFile(filepath.Join(mnt, "cgroup.controllers")); err == nil && slices.Contains(strings.Fields(string(b)), "pids") {
-				return mnt, "v2", nil
-			}
-		case fstype == "cgroup" && slices.Contains(opts, "pids") && dir == "":
-			dir, version = mnt, "v1"
+		fstype := fields[sep+1]
+		if fstype != "cgroup" && fstype != "cgroup2" {
+			continue
+		}
+		if !f(fields[4], fstype, strings.Split(fields[sep+3], ",")) {
+			return nil
 		}
 	}
-	if dir == "" {
-		return "", "", errors.New("no pids cgroup controller is mounted")
-	}
-	return dir, version, sc.Err()
+	return sc.Err()
 }
 
 // pidsParent is <controller>/distmesh, ready for jobs' cgroups: found and

@@ -1,7 +1,6 @@
 package landlock
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -71,19 +70,18 @@ func TestStartInCgroupV2(t *testing.T) {
 // cgroup2Mount returns where a cgroup2 hierarchy is mounted, or skips.
 func cgroup2Mount(t *testing.T) string {
 	t.Helper()
-	f, err := os.Open("/proc/self/mountinfo")
+	var root string
+	err := cgroupMounts(func(mnt, fstype string, _ []string) bool {
+		if fstype == "cgroup2" {
+			root = mnt
+		}
+		return root == ""
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		sep := slices.Index(fields, "-")
-		if sep >= 5 && len(fields) > sep+1 && fields[sep+1] == "cgroup2" {
-			return fields[4]
-		}
+	if root == "" {
+		t.Skip("no cgroup2 hierarchy is mounted")
 	}
-	t.Skip("no cgroup2 hierarchy is mounted")
-	return ""
+	return root
 }
