@@ -70,7 +70,11 @@ type Agent struct {
 	// candidates are peer addresses learned from peers, added by Run.
 	candidates chan candidate
 	waiting    atomic.Int32 // wrappers waiting for a place
-	workers    *workers     // serve connections and run tries
+	// lastInputs is how many inputs the last scanned job recorded: the
+	// next scan's map of them starts that big instead of growing step by
+	// step.
+	lastInputs atomic.Int64
+	workers    *workers // serve connections and run tries
 
 	// mu protects the following.
 	mu        sync.Mutex

@@ -392,11 +392,17 @@ type inputs struct {
 	dir      string // the wrapper's working directory
 	w        *walker
 	m        *manifest
-	known    map[string]*hashEntry   // physical path → hashed
-	stamps   map[string]cc.FileStamp // physical path → the version hashed
+	known    map[string]knownInput // physical path → the version hashed
 	// pre holds descriptors the wrapper already passed for names, not yet
 	// added (a cached manifest that turned out stale).
 	pre map[string]int
+}
+
+// knownInput is an input recorded for a job: its hash entry and the
+// version hashed.
+type knownInput struct {
+	he    *hashEntry
+	stamp cc.FileStamp
 }
 
 // request asks the wrapper to open names and calls got with each name and
@@ -548,8 +554,7 @@ func (in *inputs) record(name string, stamp cc.FileStamp, fd int, he *hashEntry)
 	} else {
 		in.m.later(cachedInput{name: name, stamp: stamp, hash: he.hash})
 	}
-	in.known[phys] = he
-	in.stamps[phys] = stamp
+	in.known[phys] = knownInput{he, stamp}
 	return nil
 }
 
@@ -569,6 +574,9 @@ func (in *inputs) check(names []string) error {
 	stamps, found, err := in.stat(ask)
 	if err != nil {
 		return err
+	}
+	if in.m.unopened == nil {
+		in.m.unopened = make([]cachedInput, 0, len(ask))
 	}
 	for i, name := range ask {
 		he, ok := in.a.hashes.owned(stamps[i], in.who)
@@ -729,7 +737,7 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 	watch := a.watch.Load()
 	watch.sync()
 	in := &inputs{a: a, lc: lc, who: who, sameView: sameView, dir: h.Dir, w: pooledWalker(h.Dir), m: &manifest{content: map[Hash]int{}},
-		known: map[string]*hashEntry{}, stamps: map[string]cc.FileStamp{}}
+		known: map[string]knownInput{}}
 	if sameView {
 		in.m.here = h.Dir
 	}
@@ -764,6 +772,9 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 	a.mu.Lock()
 	a.stats.ManifestMisses++
 	a.mu.Unlock()
+	if len(in.known) == 0 {
+		in.known = make(map[string]knownInput, a.lastInputs.Load())
+	}
 	for _, d := range append([]string{h.Dir, h.PWD}, h.Dirs...) {
 		if d != "" {
 			if err := in.w.addDir(d); err != nil {
@@ -779,8 +790,8 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 		in.w.addDir(d)
 	}
 	lookup := func(phys string, fi fs.FileInfo) (*directives, bool) {
-		if he, ok := in.known[phys]; ok {
-			return &he.dirs, true
+		if k, ok := in.known[phys]; ok {
+			return &k.he.dirs, true
 		}
 		if he, ok := a.hashes.lookup(cc.StampOf(fi)); ok {
 			return &he.dirs, true
@@ -818,13 +829,14 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 		index[p] = len(in.m.entries)
 		in.m.entries = append(in.m.entries, e)
 	}
+	a.lastInputs.Store(int64(len(in.known)))
 	cached := make([]cachedInput, 0, len(files))
 	for _, f := range files {
-		he, ok := in.known[f.phys]
+		k, ok := in.known[f.phys]
 		if !ok {
 			return in.m, nil // gone since the scan: nothing to cache
 		}
-		cached = append(cached, cachedInput{name: f.name, entry: index[f.phys], stamp: in.stamps[f.phys], hash: he.hash, dirs: &he.dirs})
+		cached = append(cached, cachedInput{name: f.name, entry: index[f.phys], stamp: k.stamp, hash: k.he.hash, dirs: &k.he.dirs})
 	}
 	a.manifests.store(key, who, !s.probesOnly, cached, in.m.entries, in.w, s.w)
 	return in.m, nil
@@ -891,11 +903,11 @@ func (a *Agent) closure(s *scanState, in *inputs) ([]scanFile, error) {
 			return nil, err
 		}
 		for _, f := range unknown {
-			he, ok := in.known[f.phys]
+			k, ok := in.known[f.phys]
 			if !ok {
 				return nil, fmt.Errorf("input %s could not be opened", f.name)
 			}
-			if err := s.learn(f, &he.dirs); err != nil {
+			if err := s.learn(f, &k.he.dirs); err != nil {
 				return nil, err
 			}
 		}

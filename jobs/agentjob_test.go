@@ -167,7 +167,7 @@ func TestReuseChecksInputsAsTheCaller(t *testing.T) {
 		t.Helper()
 		agentEnd, asked := scriptedWrapper(t)
 		in := &inputs{a: a, lc: agentEnd, who: who, w: newWalker(dir), m: &manifest{content: map[Hash]int{}},
-			known: map[string]*hashEntry{}, stamps: map[string]cc.FileStamp{}}
+			known: map[string]knownInput{}}
 		t.Cleanup(in.m.close)
 		ok, refreshed, err := in.reuse(Hash{1}, cm)
 		if err != nil {
@@ -322,7 +322,7 @@ func TestCheckStatsFilesTheCallerOpened(t *testing.T) {
 		t.Helper()
 		lc, asked := scriptedWrapper(t)
 		in := &inputs{a: a, lc: lc, who: who, w: newWalker(dir), m: &manifest{content: map[Hash]int{}},
-			known: map[string]*hashEntry{}, stamps: map[string]cc.FileStamp{}}
+			known: map[string]knownInput{}}
 		t.Cleanup(in.m.close)
 		if _, _, err := in.w.resolve(name); err != nil { // the scan's walk
 			t.Fatal(err)
@@ -338,7 +338,7 @@ func TestCheckStatsFilesTheCallerOpened(t *testing.T) {
 	if err != nil || !slices.Equal(asked, []string{"stat " + name}) {
 		t.Errorf("the owner: %v, the wrapper was asked %q, want one stat", err, asked)
 	}
-	if !slices.ContainsFunc(in.m.unopened, func(f cachedInput) bool { return f.hash == he.hash }) || len(in.m.content) != 0 || in.known[name] != he {
+	if !slices.ContainsFunc(in.m.unopened, func(f cachedInput) bool { return f.hash == he.hash }) || len(in.m.content) != 0 || in.known[name].he != he {
 		t.Errorf("the owner: the file was not taken as stat'ed (unopened %v, content %v)", in.m.unopened, in.m.content)
 	}
 

@@ -171,9 +171,12 @@ func (mc *manifestCache) store(key Hash, owner caller, scanned bool, inputs []ca
 		return
 	}
 	lstats := walkers[0].lstat // read only
-	if len(walkers) > 1 {
+	if slices.ContainsFunc(walkers[1:], func(w *walker) bool { return w != walkers[0] }) {
 		lstats = maps.Clone(lstats)
 		for _, w := range walkers[1:] {
+			if w == walkers[0] {
+				continue
+			}
 			for p, r := range w.lstat {
 				if _, ok := lstats[p]; !ok {
 					lstats[p] = r
@@ -181,8 +184,16 @@ func (mc *manifestCache) store(key Hash, owner caller, scanned bool, inputs []ca
 			}
 		}
 	}
-	byDir := make(map[string]*dirCheck, len(lstats)/8)
-	var dirs []string
+	// Each name's check, then the checks grouped by directory in one
+	// array, each directory's names a slice of it.
+	type looked struct {
+		dir   int // in checks
+		check nameCheck
+	}
+	all := make([]looked, 0, len(lstats))
+	index := make(map[string]int, len(lstats)/8) // directory → its place in checks
+	var checks []dirCheck
+	var counts []int
 	for p, r := range lstats {
 		if p == "/" {
 			continue
@@ -198,23 +209,31 @@ func (mc *manifestCache) store(key Hash, owner caller, scanned bool, inputs []ca
 			return
 		}
 		dir := path.Dir(p)
-		d := byDir[dir]
-		if d == nil {
-			d = &dirCheck{dir: dir}
+		i, ok := index[dir]
+		if !ok {
+			d := dirCheck{dir: dir}
 			if st, ok := statOf(lstats[dir].fi); ok && st.Mode&syscall.S_IFMT == syscall.S_IFDIR {
 				d.stamp = stampOfDir(st)
 				d.settled = d.stamp.mtime <= settled && d.stamp.ctime <= settled
 			}
-			byDir[dir] = d
-			dirs = append(dirs, dir)
+			i = len(checks)
+			index[dir] = i
+			checks, counts = append(checks, d), append(counts, 0)
 		}
-		d.names = append(d.names, n)
+		all = append(all, looked{i, n})
+		counts[i]++
 	}
-	slices.Sort(dirs)
-	var checks []dirCheck
-	for _, dir := range dirs {
-		checks = append(checks, *byDir[dir])
+	names := make([]nameCheck, len(all))
+	at := 0
+	for i, k := range counts {
+		checks[i].names = names[at : at : at+k]
+		at += k
 	}
+	for _, l := range all {
+		d := &checks[l.dir]
+		d.names = append(d.names, l.check)
+	}
+	slices.SortFunc(checks, func(a, b dirCheck) int { return strings.Compare(a.dir, b.dir) })
 	cm := newCachedManifest(owner, checks, inputs, entries, scanned)
 	mc.mu.Lock()
 	defer mc.mu.Unlock()
