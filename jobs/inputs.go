@@ -58,12 +58,23 @@ type walker struct {
 	// done memoizes whole resolutions: a job resolves most names more than
 	// once (scan, manifest check, open, the .gch check).
 	done map[string]resolved
+	// bases are directories added with addDir (the include directories):
+	// a name below one is walked from where it resolved, not from the
+	// root again. The walker's answers never change, so neither would
+	// that part of the walk.
+	bases []walkBase
 }
 
 type resolved struct {
-	phys string
-	fi   fs.FileInfo
-	err  error
+	phys  string
+	fi    fs.FileInfo
+	err   error
+	links int // symlinks followed
+}
+
+type walkBase struct {
+	name, phys string // as spelled, without a trailing slash; where it resolved
+	links      int
 }
 
 type lstatResult struct {
@@ -92,7 +103,7 @@ func pooledWalker(cwd string) *walker {
 	clear(w.entries)
 	clear(w.lstat)
 	clear(w.done)
-	*w = walker{cwd: cwd, entries: w.entries, lstat: w.lstat, done: w.done}
+	*w = walker{cwd: cwd, entries: w.entries, lstat: w.lstat, done: w.done, bases: w.bases[:0]}
 	return w
 }
 
@@ -125,6 +136,13 @@ func (w *walker) child(cur, comp, next string) lstatResult {
 	if r, ok := w.lstat[next]; ok {
 		return r
 	}
+	// What the watch remembers needs no absence check first.
+	if w.watch != nil && w.lookup == nil {
+		if r, ok := w.watch.recall(cur, comp); ok {
+			w.lstat[next] = r
+			return r
+		}
+	}
 	parent := w.stat(cur)
 	if parent.err != nil || parent.fi == nil {
 		return w.stat(next)
@@ -154,14 +172,14 @@ func (w *walker) resolve(name string) (string, fs.FileInfo, error) {
 	if r, ok := w.done[name]; ok {
 		return r.phys, r.fi, r.err
 	}
-	phys, fi, err := w.walk(name)
-	w.done[name] = resolved{phys, fi, err}
-	return phys, fi, err
+	r := w.walk(name)
+	w.done[name] = r
+	return r.phys, r.fi, r.err
 }
 
-func (w *walker) walk(name string) (string, fs.FileInfo, error) {
+func (w *walker) walk(name string) resolved {
 	if name == "" {
-		return "", nil, fmt.Errorf("resolve: empty path")
+		return resolved{err: fmt.Errorf("resolve: empty path")}
 	}
 	rest := name
 	cur := "/"
@@ -173,11 +191,14 @@ func (w *walker) walk(name string) (string, fs.FileInfo, error) {
 		full = w.cwd + "/" + name
 	}
 	links := 0
+	if b := w.base(name); b != nil {
+		cur, rest, links = b.phys, name[len(b.name):], b.links
+	}
 	for {
 		rest = strings.TrimLeft(rest, "/")
 		if rest == "" {
 			r := w.stat(cur)
-			return cur, r.fi, r.err
+			return resolved{cur, r.fi, r.err, links}
 		}
 		var comp string
 		comp, rest, _ = strings.Cut(rest, "/")
@@ -192,12 +213,12 @@ func (w *walker) walk(name string) (string, fs.FileInfo, error) {
 		next := childPath(full, cur, comp)
 		r := w.child(cur, comp, next)
 		if r.err != nil {
-			return next, nil, r.err
+			return resolved{next, nil, r.err, links}
 		}
 		switch mode := r.fi.Mode(); {
 		case mode&fs.ModeSymlink != 0:
 			if links++; links > maxSymlinks {
-				return next, nil, &fs.PathError{Op: "resolve", Path: name, Err: syscall.ELOOP}
+				return resolved{next, nil, &fs.PathError{Op: "resolve", Path: name, Err: syscall.ELOOP}, links}
 			}
 			w.entries[next] = Entry{Path: next, Kind: KindSymlink, Target: r.target}
 			if path.IsAbs(r.target) {
@@ -209,11 +230,24 @@ func (w *walker) walk(name string) (string, fs.FileInfo, error) {
 			cur = next
 		default:
 			if strings.Trim(rest, "/") != "" {
-				return next, nil, &fs.PathError{Op: "resolve", Path: name, Err: syscall.ENOTDIR}
+				return resolved{next, nil, &fs.PathError{Op: "resolve", Path: name, Err: syscall.ENOTDIR}, links}
 			}
-			return next, r.fi, nil
+			return resolved{next, r.fi, nil, links}
 		}
 	}
+}
+
+// base is the longest of w's bases that name (absolute) is below, or nil.
+func (w *walker) base(name string) *walkBase {
+	var best *walkBase
+	for i := range w.bases {
+		b := &w.bases[i]
+		if len(name) > len(b.name) && name[len(b.name)] == '/' && name[:len(b.name)] == b.name &&
+			(best == nil || len(b.name) > len(best.name)) {
+			best = b
+		}
+	}
+	return best
 }
 
 // childPath is cur/comp (cur clean and physical, comp one name): a prefix
@@ -251,9 +285,15 @@ func (w *walker) addDir(name string) error {
 	}
 	if fi.IsDir() {
 		w.entries[p] = Entry{Path: p, Kind: KindDir}
+		if b := strings.TrimRight(name, "/"); path.IsAbs(b) && len(w.bases) < maxBases {
+			w.bases = append(w.bases, walkBase{name: b, phys: p, links: w.done[name].links})
+		}
 	}
 	return nil
 }
+
+// maxBases bounds the bases a walker tries for each name.
+const maxBases = 32
 
 // addFile records the file name resolves to and returns its physical path
 // and its information.

@@ -86,4 +86,35 @@ func TestWalkerAgreesWithKernel(t *testing.T) {
 	for i := len(names) - 1; i >= 0; i-- { // the other way round
 		check(shared, names[i])
 	}
+
+	// Names below directories added with addDir (include directories) are
+	// walked from where those resolved: the same answers, the symlinks on
+	// the way to the directory still counted, the same entries recorded.
+	bases := []string{dir + "/d0", dir + "/link", dir + "/real/", dir + "/d0/sub", dir + "/link/..", dir + "/missing"}
+	below := []string{
+		dir + "/d0/f0", dir + "/d0/g0", dir + "/d0/x.h", dir + "/d0/sub/y.h", dir + "/d0/sub/../x.h",
+		dir + "/link/y.h", dir + "/link/../x.h", dir + "/link/../../top.h", dir + "/link/..//sub/y.h",
+		dir + "/real/x.h", dir + "/real/alias.h", dir + "/real/missing.h", dir + "/real/x.h/z.h", dir + "/missing/x.h", dir + "/realx.h",
+	}
+	based, plain := newWalker(dir), newWalker(dir)
+	for _, b := range bases {
+		must(based.addDir(b))
+		must(plain.addDir(b))
+	}
+	plain.bases = nil
+	if len(based.bases) != len(bases)-1 {
+		t.Fatalf("%d bases for %d directories, one of them missing", len(based.bases), len(bases))
+	}
+	for _, name := range below {
+		check(based, name)
+		check(plain, name)
+	}
+	if len(based.entries) != len(plain.entries) {
+		t.Errorf("%d entries recorded from bases, %d walking from the root", len(based.entries), len(plain.entries))
+	}
+	for p, e := range plain.entries {
+		if based.entries[p] != e {
+			t.Errorf("%s: recorded %+v from bases, %+v walking from the root", p, based.entries[p], e)
+		}
+	}
 }

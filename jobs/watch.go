@@ -369,6 +369,22 @@ func (fw *fileWatch) add(p string, mask uint32) (int32, bool) {
 	return int32(wd), true
 }
 
+// recall answers lstat of name in dir (physical, clean, absolute) if the
+// watch remembers it, without a system call or a new watch.
+func (fw *fileWatch) recall(dir, name string) (lstatResult, bool) {
+	fw.mu.Lock()
+	defer fw.mu.Unlock()
+	d := fw.dirs[dir]
+	if fw.fd < 0 || d == nil {
+		return lstatResult{}, false
+	}
+	a, ok := d.names[name]
+	if ok {
+		fw.stats.hits++
+	}
+	return a.r, ok
+}
+
 // get answers lstat of p (physical, clean, absolute).
 func (fw *fileWatch) get(p string) lstatResult {
 	if p == "/" || !path.IsAbs(p) {
