@@ -193,9 +193,18 @@ func buildRoot(s Spec, src sources) error {
 		}
 	}
 	for _, w := range s.Writable {
+		// The writable view takes along what is mounted below the
+		// directory, as it is: /tmp's entries (an output in /tmp itself,
+		// the sources in /tmp/build) and writable directories bound
+		// before. Only the directory's own mount becomes writable.
 		t, err := openBeneath(root, w, unix.O_PATH|unix.O_DIRECTORY)
 		if err == nil {
-			err = bind(t, t, "", unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, unix.MOUNT_ATTR_RDONLY)
+			var mnt int
+			mnt, err = cloneTree(t, unix.MOUNT_ATTR_NOSUID|unix.MOUNT_ATTR_NODEV|unix.MOUNT_ATTR_NOEXEC, unix.MOUNT_ATTR_RDONLY)
+			if err == nil {
+				err = moveMount(mnt, t)
+				unix.Close(mnt)
+			}
 			unix.Close(t)
 		}
 		if err != nil {
@@ -257,8 +266,14 @@ const ro = unix.MOUNT_ATTR_RDONLY | unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NOD
 
 // cloneMount returns a detached bind mount of what fd refers to, with the
 // mount attributes set and clr changed.
-func cloneMount(fd int, set, clr uint64) (int, error) {
-	mnt, err := unix.OpenTree(fd, "", unix.OPEN_TREE_CLONE|unix.O_CLOEXEC|unix.AT_EMPTY_PATH)
+func cloneMount(fd int, set, clr uint64) (int, error) { return clone(fd, 0, set, clr) }
+
+// cloneTree is cloneMount of the mount fd refers to with the mounts below
+// it; only the top one's attributes change.
+func cloneTree(fd int, set, clr uint64) (int, error) { return clone(fd, unix.AT_RECURSIVE, set, clr) }
+
+func clone(fd, flags int, set, clr uint64) (int, error) {
+	mnt, err := unix.OpenTree(fd, "", unix.OPEN_TREE_CLONE|unix.O_CLOEXEC|unix.AT_EMPTY_PATH|uint(flags))
 	if err != nil {
 		return -1, fmt.Errorf("open_tree: %w", err)
 	}

@@ -21,7 +21,12 @@ func TestMain(m *testing.M) {
 	if landlock.IsLauncher() {
 		landlock.Main()
 	}
-	dir, err := os.MkdirTemp("", "landlock-test-")
+	// Not in /tmp: a job may write to /tmp itself, and a writable
+	// directory may not hold the compiler (see TestDirectoriesInTmp).
+	dir, err := os.MkdirTemp("/var/tmp", "landlock-test-")
+	if err != nil {
+		dir, err = os.MkdirTemp("", "landlock-test-")
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -117,19 +117,34 @@ func TestEscapes(t *testing.T) {
 // files in the job's private /tmp, and that the output directory there is
 // writable and nothing else is.
 func TestDirectoriesInTmp(t *testing.T) {
-	for _, tc := range []struct{ args, want string }{
-		{"write /tmp/build/out/x.o", "write: ok"},
-		{"write /tmp/build/y.o", "write: EROFS"},
-		{"read /tmp/build/x.c", "read: ok"},
-		{"write /tmp/scratch", "write: ok"},
+	out := []string{"/tmp/build/out"}
+	// An output in /tmp itself (gcc -c x.c -o /tmp/x.o in /tmp/build), or
+	// in a directory above another writable one: what is mounted below a
+	// writable directory stays in sight.
+	tmp := []string{"/tmp", "/tmp/build/out"}
+	above := []string{"/tmp/build/out", "/tmp/build"}
+	for _, tc := range []struct {
+		args, want string
+		writable   []string
+	}{
+		{"write /tmp/build/out/x.o", "write: ok", out},
+		{"write /tmp/build/y.o", "write: EROFS", out},
+		{"read /tmp/build/x.c", "read: ok", out},
+		{"write /tmp/scratch", "write: ok", out},
+		{"read /tmp/build/x.c", "read: ok", tmp},
+		{"write /tmp/y.o", "write: ok", tmp},
+		{"write /tmp/build/out/x.o", "write: ok", tmp},
+		{"write /tmp/build/y.o", "write: EROFS", tmp},
+		{"read /tmp/build/x.c", "read: ok", above},
+		{"write /tmp/build/out/x.o", "write: ok", above},
 	} {
 		spec := standInSpec(t, strings.Fields(tc.args)...) // a root is for one Run
 		mkdir(t, spec.Root+"/tmp/build/out")
 		writeFile(t, spec.Root+"/tmp/build/x.c", "int x;\n")
-		spec.Writable = []string{"/tmp/build/out"}
+		spec.Writable = tc.writable
 		spec.Dir = "/tmp/build"
 		if _, out := run(t, spec); strings.TrimSpace(out) != tc.want {
-			t.Errorf("%s: %q, want %q", tc.args, out, tc.want)
+			t.Errorf("%s, writable %v: %q, want %q", tc.args, tc.writable, out, tc.want)
 		}
 		if _, err := os.Stat(spec.Root + "/tmp/scratch"); err == nil {
 			t.Errorf("the job's /tmp scratch file landed in the root")
