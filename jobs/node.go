@@ -402,6 +402,11 @@ func (n *Node) admit(req *JobRequest) (*nodeJob, error) {
 		if isSystemPath(dir) || n.underInstall(comp, dir) {
 			return nil, fmt.Errorf("output %s: may not be written in %s", o.Path, dir)
 		}
+		if dir == "/tmp" {
+			// The sandbox's /tmp is its own (landlock.Spec.Limits.TmpSize):
+			// what the compiler writes there is gone with the job.
+			return nil, fmt.Errorf("output %s: may not be written in /tmp itself, which is private to the job", o.Path)
+		}
 		phys := path.Join(dir, path.Base(o.Path))
 		if _, ok := byPath[phys]; ok {
 			return nil, fmt.Errorf("output %s would overwrite an input", o.Path)

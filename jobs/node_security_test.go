@@ -302,6 +302,7 @@ func TestSecurityBadJobs(t *testing.T) {
 		{"output next to the driver", with(base().dir(path.Dir(gcc.Path)), "-c", "x.c", "-o", path.Dir(gcc.Path)+"/x.o"), "may not be written in " + path.Dir(gcc.Path)},
 		{"output through a symlink into the installation", with(base().dir(cc1Dir).symlink(secDir+"/out", cc1Dir), "-c", "x.c", "-o", "out/x.o"), "may not be written in " + cc1Dir},
 		{"output over an input", with(base().file(secDir+"/y.h", []byte("int y;\n")), "-c", "x.c", "-o", "y.h"), "output y.h would overwrite an input"},
+		{"output in /tmp itself", with(base().dir("/tmp"), "-c", "x.c", "-o", "/tmp/x.o"), "output /tmp/x.o: may not be written in /tmp itself"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			before := n.node.Stats()

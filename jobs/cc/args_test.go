@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/distmesh/distmesh/jobs/wrap"
 )
 
 // compilerPaths are the real compilers the output naming rules were
@@ -595,5 +597,28 @@ func TestResponseFilesRealCompilers(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOutputsInTmpStayLocal: a node's job has a /tmp of its own, so a
+// compile that writes a file in /tmp itself is compiled locally; one that
+// writes below it (a build in /tmp/build) is not.
+func TestOutputsInTmpStayLocal(t *testing.T) {
+	for _, tc := range []struct {
+		dir, args string
+		local     bool
+	}{
+		{"/tmp", "-c x.c", true},
+		{"/tmp/build", "-c x.c -o /tmp/x.o", true},
+		{"/tmp/build", "-c x.c -o ../x.o", true},
+		{"/tmp/build", "-c x.c -o x.o -MD -MF /tmp/x.d", true},
+		{"/tmp/build", "-c x.c", false},
+		{"/src", "-c x.c -o /tmp/out/x.o", false},
+		{"/src", "-c x.c -o /tmpx.o", false},
+	} {
+		_, why := NewHello(FamilyGCC, &wrap.Job{Compiler: "/usr/bin/gcc", Name: "gcc", Dir: tc.dir, Args: strings.Fields(tc.args)}, nil)
+		if got := strings.HasPrefix(why, "output in /tmp itself"); got != tc.local {
+			t.Errorf("in %s, gcc %s: local reason %q; want local: %v", tc.dir, tc.args, why, tc.local)
+		}
 	}
 }

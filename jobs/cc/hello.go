@@ -1,6 +1,7 @@
 package cc
 
 import (
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -48,6 +49,15 @@ func NewHello(f Family, j *wrap.Job, readFile func(name string) ([]byte, error))
 	for _, o := range a.Outputs {
 		if strings.HasPrefix(o.Path, "/dev/") || strings.HasPrefix(o.Path, "/proc/") {
 			return nil, "output to " + o.Path
+		}
+		// A node's job has a /tmp of its own, gone with the job: a file
+		// written in /tmp itself would never come back.
+		p := o.Path
+		if !path.IsAbs(p) {
+			p = j.Dir + "/" + p
+		}
+		if path.Dir(path.Clean(p)) == "/tmp" {
+			return nil, "output in /tmp itself: " + o.Path
 		}
 	}
 	getenv := func(k string) string {
