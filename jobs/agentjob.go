@@ -838,7 +838,7 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 		}
 		cached = append(cached, cachedInput{name: f.name, entry: index[f.phys], stamp: k.stamp, hash: k.he.hash, dirs: &k.he.dirs})
 	}
-	a.manifests.store(key, who, !s.probesOnly, cached, in.m.entries, in.w, s.w)
+	a.manifests.store(key, who, !s.probesOnly, cached, in.m.entries, walkers...)
 	return in.m, nil
 }
 

@@ -171,12 +171,9 @@ func (mc *manifestCache) store(key Hash, owner caller, scanned bool, inputs []ca
 		return
 	}
 	lstats := walkers[0].lstat // read only
-	if slices.ContainsFunc(walkers[1:], func(w *walker) bool { return w != walkers[0] }) {
+	if len(walkers) > 1 {
 		lstats = maps.Clone(lstats)
 		for _, w := range walkers[1:] {
-			if w == walkers[0] {
-				continue
-			}
 			for p, r := range w.lstat {
 				if _, ok := lstats[p]; !ok {
 					lstats[p] = r
