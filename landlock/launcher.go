@@ -194,9 +194,9 @@ func buildRoot(s Spec, src sources) error {
 	}
 	for _, w := range s.Writable {
 		// The writable view takes along what is mounted below the
-		// directory, as it is: /tmp's entries (an output in /tmp itself,
-		// the sources in /tmp/build) and writable directories bound
-		// before. Only the directory's own mount becomes writable.
+		// directory, as it is: with /tmp itself writable, the root's
+		// entries bound in it (the sources in /tmp/build). Only the
+		// directory's own mount becomes writable.
 		t, err := openBeneath(root, w, unix.O_PATH|unix.O_DIRECTORY)
 		if err == nil {
 			var mnt int

@@ -118,8 +118,9 @@ func TestEscapes(t *testing.T) {
 // writable and nothing else is.
 func TestDirectoriesInTmp(t *testing.T) {
 	out := []string{"/tmp/build/out"}
-	// An output in /tmp itself (gcc -c x.c -o /tmp/x.o in /tmp/build), or
-	// in a directory above another writable one: what is mounted below a
+	// With /tmp itself writable (the job's scratch space: a node never
+	// asks for it, since what is written there is gone with the job), or
+	// a directory above another writable one, what is mounted below a
 	// writable directory stays in sight.
 	tmp := []string{"/tmp", "/tmp/build/out"}
 	above := []string{"/tmp/build/out", "/tmp/build"}
