@@ -283,7 +283,7 @@ func (w *walker) addDir(name string) error {
 	if err != nil {
 		return err
 	}
-	if fi.IsDir() {
+	if fi.IsDir() && p != "/" { // every tree has a root: a manifest never lists it
 		w.entries[p] = Entry{Path: p, Kind: KindDir}
 		if b := strings.TrimRight(name, "/"); path.IsAbs(b) && len(w.bases) < maxBases {
 			w.bases = append(w.bases, walkBase{name: b, phys: p, links: w.done[name].links})

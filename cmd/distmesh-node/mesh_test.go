@@ -329,6 +329,64 @@ func TestProjectBuildIsByteIdentical(t *testing.T) {
 	t.Logf("%d objects identical; %d jobs sent, %d served", objects, sent, served)
 }
 
+// TestWorkingDirectoryAndTmp: the places a job's sandbox provides itself.
+// A compile run from / goes to the node like any other; so does one in a
+// build directory under /tmp; one that writes a file in /tmp itself
+// compiles locally, since the job's /tmp is its own. Every object is
+// byte-identical to the local one.
+func TestWorkingDirectoryAndTmp(t *testing.T) {
+	needSandbox(t)
+	m := newTestMesh(t, "alpha", "beta")
+	m.waitPeersUp("beta", 1)
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "x.c"), []byte("int thrice(int x) { return 3 * x; }\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	inTmp, err := os.CreateTemp("/tmp", "distmesh-test-*.o") // a name of our own in /tmp
+	if err != nil {
+		t.Fatal(err)
+	}
+	inTmp.Close()
+	t.Cleanup(func() { os.Remove(inTmp.Name()) })
+	env := m.compileEnv("beta", "DISTMESH_FALLBACK=0")
+	for _, tc := range []struct {
+		name, dir, source, out string
+		remote                 bool
+	}{
+		{"from /", "/", strings.TrimPrefix(src, "/") + "/x.c", src + "/root.o", true},
+		{"in a directory under /tmp", src, "x.c", "sub.o", true},
+		{"writing in /tmp itself", src, "x.c", inTmp.Name(), false},
+	} {
+		compile := func(prog string, env []string) []byte {
+			t.Helper()
+			cmd := exec.Command(prog, "-g", "-c", tc.source, "-o", tc.out)
+			cmd.Args[0], cmd.Dir, cmd.Env = "gcc", tc.dir, env
+			if o, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%s: gcc -c %s: %v\n%s", tc.name, tc.source, err, o)
+			}
+			out := tc.out
+			if !filepath.IsAbs(out) {
+				out = filepath.Join(tc.dir, out)
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.Remove(out)
+			return b
+		}
+		local := compile("gcc", os.Environ())
+		sent := m.counter("beta", "jobs_sent")
+		got := compile(m.bin, append(env, "PWD="+tc.dir))
+		if n := m.counter("beta", "jobs_sent") - sent; (n == 1) != tc.remote {
+			t.Errorf("%s: %d jobs sent; want remote: %v", tc.name, n, tc.remote)
+		}
+		if !bytes.Equal(local, got) {
+			t.Errorf("%s: the object differs from the local one (%d and %d bytes)", tc.name, len(got), len(local))
+		}
+	}
+}
+
 // TestMasquerade: `distmesh masquerade DIR` (run by distmesh-node) links the
 // compiler names to the wrapper beside it; with DIR first in PATH a plain
 // `gcc -c` goes through the mesh and comes back identical, and the node,
