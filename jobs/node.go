@@ -265,6 +265,9 @@ func (n *Node) serveJob(ctx context.Context, st *transport.Stream, peer transpor
 
 	res, outs, err := n.run(ctx, job, log)
 	release()
+	// Once the client has the result, the spawner may start the launchers
+	// it put off starting while this job set up, ran and answered.
+	defer n.cfg.Spawner.JobDone()
 	if err != nil {
 		n.count(func(s *NodeStats) { s.Refused++ })
 		log.Warn("job failed to run", "error", err)

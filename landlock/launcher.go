@@ -62,8 +62,8 @@ func Main() {
 		fmt.Println(buildStamp())
 		os.Exit(0)
 	}
-	if len(os.Args) == 3 && os.Args[2] == "spawner" { // see Spawner
-		if err := spawnerMain(); err != nil {
+	if len(os.Args) == 4 && os.Args[2] == "spawner" { // see Spawner
+		if err := spawnerMain(os.Args[3]); err != nil {
 			fmt.Fprintln(os.Stderr, "distmesh spawner:", err)
 			os.Exit(1)
 		}

@@ -144,7 +144,13 @@ type ended struct {
 // pids processes (see jobCgroup).
 func startLauncher(ctx context.Context, sp *Spawner, uid, gid, pids int, stdout, stderr io.Writer) (launched, error) {
 	if ctl := sp.control(); ctl != nil {
-		p, err := spawn(ctx, ctl, uid, gid, pids, stdout, stderr)
+		key := launcherKey{uid, gid, pids}
+		p, err := sp.takeHeld(key), error(nil)
+		if p != nil {
+			p.attach(ctx, stdout, stderr)
+		} else {
+			p, err = spawn(ctx, ctl, key, stdout, stderr)
+		}
 		if err == nil {
 			return launched{pid: p.pid, spec: p.spec, status: p.status, wait: p.wait, cg: p.cg, cgNote: p.cgNote}, nil
 		}

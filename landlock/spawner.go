@@ -37,6 +37,13 @@ import (
 type Spawner struct {
 	mu  sync.Mutex
 	ctl *net.UnixConn // to the helper; nil when it is not running
+	// held is a launcher taken from the helper ahead of the next job
+	// (see JobDone), for heldKey; nil when none is.
+	held    *spawned
+	heldKey launcherKey
+	last    *launcherKey // of the last job; nil before the first
+	holding bool         // a hold is being taken
+	holds   sync.WaitGroup
 }
 
 // Serve starts the helper and keeps it until ctx is done; then the helper
@@ -54,7 +61,7 @@ func (sp *Spawner) Serve(ctx context.Context) error {
 		return err
 	}
 	theirs := os.NewFile(uintptr(fds[1]), "spawner control")
-	cmd := exec.Command(launcherPath(), launcherArg, "spawner")
+	cmd := exec.Command(launcherPath(), launcherArg, "spawner", refillWait.String())
 	cmd.Args[0] = launcherName
 	cmd.Env = []string{"GOMAXPROCS=1"}
 	cmd.Stderr = os.Stderr // a crash says why
@@ -74,8 +81,14 @@ func (sp *Spawner) Serve(ctx context.Context) error {
 	defer func() {
 		sp.mu.Lock()
 		sp.ctl = nil
+		held := sp.held
+		sp.held = nil
 		sp.mu.Unlock()
 		ctl.Close()
+		sp.holds.Wait()
+		if held != nil {
+			held.close()
+		}
 	}()
 	select {
 	case <-ctx.Done():
@@ -100,6 +113,74 @@ func (sp *Spawner) Run(ctx context.Context, spec Spec, stdout, stderr io.Writer)
 	return run(ctx, sp, spec, stdout, stderr)
 }
 
+// JobDone tells the spawner that a job's client has its result, so that
+// the work put off while the job ran is done now, between jobs: the node
+// takes a launcher from the helper for its next job, and the helper
+// starts the idle launchers it put off starting (see refillWait). It
+// returns at once.
+func (sp *Spawner) JobDone() {
+	if sp == nil {
+		return
+	}
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	ctl := sp.ctl
+	switch {
+	case ctl == nil:
+	case sp.held != nil || sp.holding || sp.last == nil:
+		ctl.WriteMsgUnix([]byte{msgJobDone}, nil, nil)
+	default:
+		sp.holding = true
+		sp.holds.Add(1)
+		go sp.hold(ctl, *sp.last)
+	}
+}
+
+// hold takes a launcher for key ahead of the next job. Asked for ahead,
+// the helper replaces it at once.
+func (sp *Spawner) hold(ctl *net.UnixConn, key launcherKey) {
+	defer sp.holds.Done()
+	p, err := ask(ctl, key, true)
+	if err == nil && p.pidfd < 0 {
+		p.close() // without a pidfd, a held launcher's death goes unseen
+		p, err = nil, errors.New("no pidfd")
+	}
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	sp.holding = false
+	if err != nil {
+		if sp.ctl == ctl {
+			ctl.WriteMsgUnix([]byte{msgJobDone}, nil, nil)
+		}
+		return
+	}
+	if sp.ctl != ctl || sp.held != nil {
+		p.close() // Serve is over, or its helper was replaced
+		return
+	}
+	sp.held, sp.heldKey = p, key
+}
+
+// takeHeld returns the launcher held for key, if it is alive, and notes
+// key as the last job's.
+func (sp *Spawner) takeHeld(key launcherKey) *spawned {
+	sp.mu.Lock()
+	sp.last = &key
+	p := sp.held
+	if p == nil || sp.heldKey != key {
+		sp.mu.Unlock()
+		return nil
+	}
+	sp.held = nil
+	sp.mu.Unlock()
+	fds := []unix.PollFd{{Fd: int32(p.pidfd), Events: unix.POLLIN}}
+	if n, err := unix.Poll(fds, 0); err != nil || n > 0 {
+		p.close() // it died while held (readable pidfd: exited)
+		return nil
+	}
+	return p
+}
+
 // Serving reports whether the helper is running and starts launchers.
 func (sp *Spawner) Serving() bool { return sp.control() != nil }
 
@@ -119,7 +200,8 @@ var errSpawnerGone = errors.New("spawn: the spawner is gone")
 // spawnRequest asks the helper for a launcher.
 type spawnRequest struct {
 	UID, GID int
-	Pids     int // the pids cgroup's limit; 0: none (see jobCgroup)
+	Pids     int  // the pids cgroup's limit; 0: none (see jobCgroup)
+	Ahead    bool // taken ahead of a job, between jobs: replace it at once
 }
 
 // spawnReply is the helper's answer: first Pid (or Err), with four
@@ -159,7 +241,18 @@ type spawned struct {
 
 // spawn asks the helper for a launcher, its output copied to stdout and
 // stderr, killed when ctx is done.
-func spawn(ctx context.Context, ctl *net.UnixConn, uid, gid, pids int, stdout, stderr io.Writer) (*spawned, error) {
+func spawn(ctx context.Context, ctl *net.UnixConn, key launcherKey, stdout, stderr io.Writer) (*spawned, error) {
+	p, err := ask(ctl, key, false)
+	if err != nil {
+		return nil, err
+	}
+	p.attach(ctx, stdout, stderr)
+	return p, nil
+}
+
+// ask asks the helper for a launcher for key; ahead says it is taken
+// ahead of a job (see JobDone).
+func ask(ctl *net.UnixConn, key launcherKey, ahead bool) (*spawned, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("spawn: %w", err)
@@ -176,7 +269,7 @@ func spawn(ctx context.Context, ctl *net.UnixConn, uid, gid, pids int, stdout, s
 		return nil, fmt.Errorf("%w: %v", errSpawnerGone, err)
 	}
 	p := &spawned{conn: conn, pidfd: -1}
-	req, _ := json.Marshal(spawnRequest{UID: uid, GID: gid, Pids: pids})
+	req, _ := json.Marshal(spawnRequest{UID: key.uid, GID: key.gid, Pids: key.pids, Ahead: ahead})
 	if _, err := conn.Write(req); err != nil {
 		p.close()
 		return nil, fmt.Errorf("spawn: %w", err)
@@ -202,7 +295,7 @@ func spawn(ctx context.Context, ctl *net.UnixConn, uid, gid, pids int, stdout, s
 	p.spec, p.status, p.outR = files[0], files[1], files[2:]
 	p.cgNote = r.CgroupNote
 	if r.Cgroup != "" {
-		p.cg = &pidsCgroup{dir: r.Cgroup, version: "v2", max: pids}
+		p.cg = &pidsCgroup{dir: r.Cgroup, version: "v2", max: key.pids}
 		if r.CgroupV1 {
 			p.cg.version = "v1"
 		}
@@ -212,6 +305,12 @@ func spawn(ctx context.Context, ctl *net.UnixConn, uid, gid, pids int, stdout, s
 	if fd, err := unix.PidfdOpen(p.pid, 0); err == nil {
 		p.pidfd = fd
 	}
+	return p, nil
+}
+
+// attach copies the launcher's output to stdout and stderr and kills it
+// when ctx is done.
+func (p *spawned) attach(ctx context.Context, stdout, stderr io.Writer) {
 	// As os/exec: no writer is the null device, and one writer given for
 	// both is written by one goroutine at a time.
 	writers := []io.Writer{orDiscard(stdout), orDiscard(stderr)}
@@ -229,8 +328,7 @@ func spawn(ctx context.Context, ctl *net.UnixConn, uid, gid, pids int, stdout, s
 		}()
 	}
 	// Closing our side is the helper's signal to kill the launcher.
-	p.stopKill = context.AfterFunc(ctx, func() { conn.CloseWrite() })
-	return p, nil
+	p.stopKill = context.AfterFunc(ctx, func() { p.conn.CloseWrite() })
 }
 
 func orDiscard(w io.Writer) io.Writer {
@@ -342,24 +440,37 @@ func fileConn(fd int, name string) (*net.UnixConn, error) {
 }
 
 // spawnerMain is the helper: it serves the control socket (descriptor 3)
-// until the node closes it, then kills the launchers it started.
-func spawnerMain() error {
+// until the node closes it, then kills the launchers it started. Its
+// argument is the node's refillWait.
+func spawnerMain(wait string) error {
+	d, err := time.ParseDuration(wait)
+	if err != nil {
+		return fmt.Errorf("refill wait: %w", err)
+	}
 	ctl, err := fileConn(3, "control")
 	if err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &helper{ctx: ctx, idle: map[launcherKey][]*launcherProc{}}
+	h := &helper{ctx: ctx, idle: map[launcherKey][]*launcherProc{}, starting: map[launcherKey]int{}, jobDone: make(chan struct{}), refillWait: d}
 	defer h.wg.Wait()
 	defer cancel()
 	oob := make([]byte, unix.CmsgSpace(4))
 	for {
-		_, oobn, _, _, err := ctl.ReadMsgUnix(make([]byte, 1), oob)
+		b := make([]byte, 1)
+		_, oobn, _, _, err := ctl.ReadMsgUnix(b, oob)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
 			return err
+		}
+		if b[0] == msgJobDone {
+			h.mu.Lock()
+			close(h.jobDone)
+			h.jobDone = make(chan struct{})
+			h.mu.Unlock()
+			continue
 		}
 		fds, err := receivedFDs(oob[:oobn])
 		if err != nil || len(fds) != 1 {
@@ -384,13 +495,33 @@ func spawnerMain() error {
 // launcher's start-up then happen before the job asks, not after.
 const idleLaunchers = 2
 
+// refillWait is how long the helper puts off replacing a launcher it
+// handed out while others were still idle: until the node says a job is
+// done ([Spawner.JobDone]), and at most this long. Starting a launcher
+// costs several milliseconds of CPU (a fork, an execve, a Go runtime
+// starting); done while the job it was taken for sets up, compiles and
+// sends its result back, on a small machine that was latency the client
+// waited for: 3.5 ms of a tiny compile's 12–15 on 2 cores. A launcher
+// taken as the last idle one is replaced at once: jobs are coming faster
+// than the idle ones last. A variable for the tests; the node passes it
+// to the helper.
+var refillWait = 250 * time.Millisecond
+
+// msgJobDone is the control message of [Spawner.JobDone]; a job request
+// is any other byte, with its socket.
+const msgJobDone = 'd'
+
 // A helper is the spawner process's state.
 type helper struct {
 	ctx context.Context
 	wg  sync.WaitGroup
 
-	mu   sync.Mutex
-	idle map[launcherKey][]*launcherProc // started, waiting for a job
+	mu       sync.Mutex
+	idle     map[launcherKey][]*launcherProc // started, waiting for a job
+	starting map[launcherKey]int             // being started for idle
+	jobDone  chan struct{}                   // closed (and replaced) on each JobDone
+
+	refillWait time.Duration // see refillWait
 }
 
 // launcherKey is what an idle launcher was started for: its ids and the
@@ -450,10 +581,9 @@ func (h *helper) start(k launcherKey) (*launcherProc, error) {
 	return l, nil
 }
 
-// take returns an idle launcher for key, or starts one, and starts the
-// idle ones that are missing.
-func (h *helper) take(key launcherKey) (*launcherProc, error) {
-	var l *launcherProc
+// take returns an idle launcher for key, or starts one, and how many
+// idle ones are left.
+func (h *helper) take(key launcherKey) (l *launcherProc, left int, err error) {
 	h.mu.Lock()
 	for l == nil && len(h.idle[key]) > 0 {
 		l, h.idle[key] = h.idle[key][0], h.idle[key][1:]
@@ -466,27 +596,59 @@ func (h *helper) take(key launcherKey) (*launcherProc, error) {
 		default:
 		}
 	}
-	missing := idleLaunchers - len(h.idle[key])
+	left = len(h.idle[key])
+	h.mu.Unlock()
+	if l != nil {
+		return l, left, nil
+	}
+	l, err = h.start(key)
+	if err == nil {
+		l.taken.Store(true)
+	}
+	return l, left, err
+}
+
+// refill starts the idle launchers for key that are missing, counting
+// those being started.
+func (h *helper) refill(key launcherKey) {
+	h.mu.Lock()
+	missing := idleLaunchers - len(h.idle[key]) - h.starting[key]
+	if missing > 0 {
+		h.starting[key] += missing
+	}
 	h.mu.Unlock()
 	for range missing {
 		h.wg.Add(1)
 		go func() {
 			defer h.wg.Done()
-			if n, err := h.start(key); err == nil {
-				h.mu.Lock()
+			n, err := h.start(key)
+			h.mu.Lock()
+			defer h.mu.Unlock()
+			h.starting[key]--
+			if err == nil {
 				h.idle[key] = append(h.idle[key], n)
-				h.mu.Unlock()
 			}
 		}()
 	}
-	if l != nil {
-		return l, nil
-	}
-	l, err := h.start(key)
-	if err == nil {
-		l.taken.Store(true)
-	}
-	return l, err
+}
+
+// refillLater refills key once the node says a job is done (JobDone), or
+// after h.refillWait.
+func (h *helper) refillLater(key launcherKey) {
+	h.mu.Lock()
+	done := h.jobDone
+	h.mu.Unlock()
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		select {
+		case <-done:
+		case <-time.After(h.refillWait):
+		case <-h.ctx.Done():
+			return
+		}
+		h.refill(key)
+	}()
 }
 
 func (l *launcherProc) closePipes() { closeFiles([]*os.File{l.spec, l.status, l.stdout, l.stderr}) }
@@ -516,7 +678,13 @@ func (h *helper) serve(conn *net.UnixConn) {
 		reply(spawnReply{Err: "spawn: bad request"})
 		return
 	}
-	l, err := h.take(launcherKey{req.UID, req.GID, req.Pids})
+	key := launcherKey{req.UID, req.GID, req.Pids}
+	l, left, err := h.take(key)
+	if left == 0 || req.Ahead {
+		h.refill(key) // jobs come faster than launchers start: no waiting
+	} else {
+		h.refillLater(key)
+	}
 	if err != nil {
 		var errno syscall.Errno
 		errors.As(err, &errno)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -151,6 +152,44 @@ func TestSpawner(t *testing.T) {
 		noJobProcesses(t)
 	})
 
+	t.Run("between jobs", func(t *testing.T) {
+		defer landlock.SetRefillWait(landlock.SetRefillWait(time.Hour))
+		before := spawnerPIDs(t)
+		sp := new(landlock.Spawner)
+		cancel, served := serve(t, sp)
+		defer func() { cancel(); <-served }()
+		var helper int
+		for _, pid := range spawnerPIDs(t) {
+			if !slices.Contains(before, pid) {
+				helper = pid
+			}
+		}
+		if helper == 0 {
+			t.Fatalf("no new spawner among the test's children (before Serve: %v)", before)
+		}
+		// The first job finds no idle launcher: the helper starts them
+		// at once.
+		runWith(t, sp, standInSpec(t, "status"))
+		waitChildren(t, helper, 2)
+		// The second takes one of two: its replacement waits for JobDone
+		// (or an hour).
+		runWith(t, sp, standInSpec(t, "status"))
+		if n := len(childrenOf(t, helper)); n != 1 {
+			t.Errorf("the helper has %d launchers right after a job took one of its two idle ones, want 1: the replacement must wait until the job is done", n)
+		}
+		// JobDone: the node takes that one ahead of the next job, and the
+		// helper replaces both.
+		left := childrenOf(t, helper)
+		sp.JobDone()
+		waitChildren(t, helper, 3)
+		_, done := start(t, sp)
+		if pids := jobPIDs(t); len(pids) != 1 || pids[0] != left[0] {
+			t.Errorf("the third job ran in %v, want the launcher the node took ahead, %d", pids, left[0])
+		}
+		cancel()
+		waitDone(t, done)
+	})
+
 	t.Run("cancel", func(t *testing.T) {
 		sp := new(landlock.Spawner)
 		cancel, served := serve(t, sp)
@@ -170,6 +209,52 @@ func TestSpawner(t *testing.T) {
 			t.Errorf("spawner %d still exists after Serve returned (kill 0: %v)", parent, err)
 		}
 	})
+}
+
+// spawnerPIDs are the test's children that are spawners.
+func spawnerPIDs(t *testing.T) []int {
+	t.Helper()
+	var pids []int
+	for _, pid := range childrenOf(t, os.Getpid()) {
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "cmdline"))
+		if strings.Contains(string(cmdline), "\x00spawner\x00") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// childrenOf lists the children of every thread of pid.
+func childrenOf(t *testing.T, pid int) []int {
+	t.Helper()
+	tasks, err := filepath.Glob(filepath.Join("/proc", strconv.Itoa(pid), "task", "*", "children"))
+	if err != nil || len(tasks) == 0 {
+		t.Fatalf("no tasks of %d: %v", pid, err)
+	}
+	var kids []int
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, w := range strings.Fields(string(b)) {
+			if k, err := strconv.Atoi(w); err == nil {
+				kids = append(kids, k)
+			}
+		}
+	}
+	return kids
+}
+
+// waitChildren waits until pid has n children, for a minute at most.
+func waitChildren(t *testing.T, pid, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		kids := childrenOf(t, pid)
+		if len(kids) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("helper %d has children %v after a minute, want %d", pid, kids, n)
+		}
+	}
 }
 
 func runWith(t *testing.T, sp *landlock.Spawner, spec landlock.Spec) (landlock.Result, string) {
