@@ -123,16 +123,15 @@ func (sp *Spawner) JobDone() {
 		return
 	}
 	sp.mu.Lock()
-	defer sp.mu.Unlock()
-	ctl := sp.ctl
-	switch {
-	case ctl == nil:
-	case sp.held != nil || sp.holding || sp.last == nil:
-		ctl.WriteMsgUnix([]byte{msgJobDone}, nil, nil)
-	default:
+	ctl, hold := sp.ctl, sp.held == nil && !sp.holding && sp.last != nil
+	if ctl != nil && hold {
 		sp.holding = true
 		sp.holds.Add(1)
 		go sp.hold(ctl, *sp.last)
+	}
+	sp.mu.Unlock()
+	if ctl != nil && !hold {
+		ctl.WriteMsgUnix([]byte{msgJobDone}, nil, nil)
 	}
 }
 
@@ -146,19 +145,18 @@ func (sp *Spawner) hold(ctl *net.UnixConn, key launcherKey) {
 		p, err = nil, errors.New("no pidfd")
 	}
 	sp.mu.Lock()
-	defer sp.mu.Unlock()
 	sp.holding = false
-	if err != nil {
-		if sp.ctl == ctl {
-			ctl.WriteMsgUnix([]byte{msgJobDone}, nil, nil)
-		}
-		return
+	keep := err == nil && sp.ctl == ctl && sp.held == nil
+	if keep {
+		sp.held, sp.heldKey = p, key
 	}
-	if sp.ctl != ctl || sp.held != nil {
-		p.close() // Serve is over, or its helper was replaced
-		return
+	sp.mu.Unlock()
+	switch {
+	case err != nil:
+		ctl.WriteMsgUnix([]byte{msgJobDone}, nil, nil) // the helper's replacements are still due
+	case !keep:
+		p.close() // Serve is over
 	}
-	sp.held, sp.heldKey = p, key
 }
 
 // takeHeld returns the launcher held for key, if it is alive, and notes

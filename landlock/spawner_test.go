@@ -157,7 +157,7 @@ func TestSpawner(t *testing.T) {
 		before := spawnerPIDs(t)
 		sp := new(landlock.Spawner)
 		cancel, served := serve(t, sp)
-		defer func() { cancel(); <-served }()
+		defer cancel()
 		var helper int
 		for _, pid := range spawnerPIDs(t) {
 			if !slices.Contains(before, pid) {
@@ -183,11 +183,39 @@ func TestSpawner(t *testing.T) {
 		sp.JobDone()
 		waitChildren(t, helper, 3)
 		_, done := start(t, sp)
-		if pids := jobPIDs(t); len(pids) != 1 || pids[0] != left[0] {
-			t.Errorf("the third job ran in %v, want the launcher the node took ahead, %d", pids, left[0])
+		pids := jobPIDs(t)
+		if len(pids) != 1 || pids[0] != left[0] {
+			t.Fatalf("the third job ran in %v, want the launcher the node took ahead, %d", pids, left[0])
+		}
+		// Launchers that die waiting, held by the node or idle in the
+		// helper, are not used: kill the two idle ones after the node
+		// has taken one of them ahead.
+		var waiting []int
+		for _, pid := range childrenOf(t, helper) {
+			if pid != pids[0] {
+				waiting = append(waiting, pid)
+			}
+		}
+		sp.JobDone()
+		waitChildren(t, helper, 4) // the third job's, the held one, two idle
+		for _, pid := range waiting {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+		waitChildren(t, helper, 2) // both reaped: the third job's and the new idle one
+		if res, out := runWith(t, sp, standInSpec(t, "status")); res.ExitCode != 0 || out == "" {
+			t.Errorf("a job after the launchers waiting for it died: %+v, output %q", res, out)
 		}
 		cancel()
-		waitDone(t, done)
+		if r := waitDone(t, done); r.res.Signal != "SIGKILL" {
+			t.Errorf("the third job after Serve was cancelled: %+v, %v; want it killed", r.res, r.err)
+		}
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		noJobProcesses(t)
+		if err := syscall.Kill(helper, 0); !errors.Is(err, syscall.ESRCH) {
+			t.Errorf("spawner %d still exists after Serve returned (kill 0: %v)", helper, err)
+		}
 	})
 
 	t.Run("cancel", func(t *testing.T) {
