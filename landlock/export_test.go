@@ -9,3 +9,13 @@ func SetRefillWait(d time.Duration) time.Duration {
 	refillWait = d
 	return old
 }
+
+// HeldPID is the pid of the launcher sp holds ahead of its next job, or 0.
+func HeldPID(sp *Spawner) int {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if sp.held == nil {
+		return 0
+	}
+	return sp.held.pid
+}

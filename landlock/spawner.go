@@ -26,10 +26,12 @@ import (
 //
 // A Spawner moves the fork into a small helper process, started once from
 // the launcher binary. The helper keeps a few launchers started, each
-// waiting for its spec; for each job the node asks it for one over a Unix
-// socket and gets back its pid and its pipes, and later how it ended. The
-// node still does everything else (checks, root, cgroup, spec, output,
-// limits), so a job runs the same either way.
+// waiting for its spec; the node asks it for one over a Unix socket and
+// gets back its pid and its pipes, and later how it ended. It asks for the
+// next job's launcher as soon as a job is done (JobDone), so that a job
+// finds one in hand, and the helper starts replacements then, not while a
+// job sets up and compiles. The node still does everything else (checks,
+// root, cgroup, spec, output, limits), so a job runs the same either way.
 
 // A Spawner starts launchers from its helper process while [Spawner.Serve]
 // runs, and directly otherwise. The zero value is ready to use; a nil
@@ -160,20 +162,20 @@ func (sp *Spawner) hold(ctl *net.UnixConn, key launcherKey) {
 }
 
 // takeHeld returns the launcher held for key, if it is alive, and notes
-// key as the last job's.
+// key as the last job's. One held for another key is dropped: the next
+// JobDone holds one for this key.
 func (sp *Spawner) takeHeld(key launcherKey) *spawned {
 	sp.mu.Lock()
 	sp.last = &key
-	p := sp.held
-	if p == nil || sp.heldKey != key {
-		sp.mu.Unlock()
-		return nil
-	}
+	p, same := sp.held, sp.heldKey == key
 	sp.held = nil
 	sp.mu.Unlock()
+	if p == nil {
+		return nil
+	}
 	fds := []unix.PollFd{{Fd: int32(p.pidfd), Events: unix.POLLIN}}
-	if n, err := unix.Poll(fds, 0); err != nil || n > 0 {
-		p.close() // it died while held (readable pidfd: exited)
+	if n, err := unix.Poll(fds, 0); !same || err != nil || n > 0 {
+		p.close() // held for other ids or limits, or it died while held (readable pidfd: exited)
 		return nil
 	}
 	return p

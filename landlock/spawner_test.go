@@ -218,6 +218,34 @@ func TestSpawner(t *testing.T) {
 		}
 	})
 
+	t.Run("held for other limits", func(t *testing.T) {
+		sp := new(landlock.Spawner)
+		cancel, served := serve(t, sp)
+		defer func() { cancel(); <-served }()
+		runWith(t, sp, standInSpec(t, "status"))
+		sp.JobDone()
+		var held int
+		for deadline := time.Now().Add(time.Minute); held == 0; time.Sleep(10 * time.Millisecond) {
+			if held = landlock.HeldPID(sp); held == 0 && time.Now().After(deadline) {
+				t.Fatal("no launcher held a minute after JobDone")
+			}
+		}
+		other := standInSpec(t, "status")
+		other.Limits.Processes = 16
+		if res, out := runWith(t, sp, other); res.ExitCode != 0 || out == "" {
+			t.Fatalf("a job with other limits: %+v, output %q", res, out)
+		}
+		if pid := landlock.HeldPID(sp); pid != 0 {
+			t.Errorf("the node still holds launcher %d after a job with other limits", pid)
+		}
+		// Dropped, the held launcher is killed by the helper and reaped.
+		for deadline := time.Now().Add(time.Minute); syscall.Kill(held, 0) == nil; time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("launcher %d, held for other limits, still exists a minute after a job did not use it", held)
+			}
+		}
+	})
+
 	t.Run("cancel", func(t *testing.T) {
 		sp := new(landlock.Spawner)
 		cancel, served := serve(t, sp)
