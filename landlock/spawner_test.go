@@ -170,7 +170,7 @@ func TestSpawner(t *testing.T) {
 		// The first job finds no idle launcher: the helper starts them
 		// at once.
 		runWith(t, sp, standInSpec(t, "status"))
-		waitChildren(t, helper, 2)
+		waitIdle(t, helper, 2)
 		// The second takes one of two: its replacement waits for JobDone
 		// (or an hour).
 		runWith(t, sp, standInSpec(t, "status"))
@@ -181,7 +181,7 @@ func TestSpawner(t *testing.T) {
 		// helper replaces both.
 		left := childrenOf(t, helper)
 		sp.JobDone()
-		waitChildren(t, helper, 3)
+		waitIdle(t, helper, 3)
 		_, done := start(t, sp)
 		pids := jobPIDs(t)
 		if len(pids) != 1 || pids[0] != left[0] {
@@ -205,17 +205,7 @@ func TestSpawner(t *testing.T) {
 		if res, out := runWith(t, sp, standInSpec(t, "status")); res.ExitCode != 0 || out == "" {
 			t.Errorf("a job after the launchers waiting for it died: %+v, output %q", res, out)
 		}
-		cancel()
-		if r := waitDone(t, done); r.res.Signal != "SIGKILL" {
-			t.Errorf("the third job after Serve was cancelled: %+v, %v; want it killed", r.res, r.err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		noJobProcesses(t)
-		if err := syscall.Kill(helper, 0); !errors.Is(err, syscall.ESRCH) {
-			t.Errorf("spawner %d still exists after Serve returned (kill 0: %v)", helper, err)
-		}
+		stopServing(t, cancel, served, done, helper)
 	})
 
 	t.Run("held for other limits", func(t *testing.T) {
@@ -253,18 +243,25 @@ func TestSpawner(t *testing.T) {
 		if parent == os.Getpid() {
 			t.Fatal("the job's launcher is the test's child, not the spawner's")
 		}
-		cancel()
-		if r := waitDone(t, done); r.res.Signal != "SIGKILL" {
-			t.Errorf("Run after Serve was cancelled: %+v, %v; want the job killed", r.res, r.err)
-		}
-		if err := <-served; err != nil {
-			t.Errorf("Serve after cancel: %v", err)
-		}
-		noJobProcesses(t)
-		if err := syscall.Kill(parent, 0); !errors.Is(err, syscall.ESRCH) {
-			t.Errorf("spawner %d still exists after Serve returned (kill 0: %v)", parent, err)
-		}
+		stopServing(t, cancel, served, done, parent)
 	})
+}
+
+// stopServing cancels Serve while a job runs, and requires the job killed,
+// Serve to return nil, no process of the job left and the helper gone.
+func stopServing(t *testing.T, cancel func(), served <-chan error, done <-chan runResult, helper int) {
+	t.Helper()
+	cancel()
+	if r := waitDone(t, done); r.res.Signal != "SIGKILL" {
+		t.Errorf("Run after Serve was cancelled: %+v, %v; want the job killed", r.res, r.err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve after cancel: %v", err)
+	}
+	noJobProcesses(t)
+	if err := syscall.Kill(helper, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("spawner %d still exists after Serve returned (kill 0: %v)", helper, err)
+	}
 }
 
 // spawnerPIDs are the test's children that are spawners.
@@ -297,6 +294,31 @@ func childrenOf(t *testing.T, pid int) []int {
 		}
 	}
 	return kids
+}
+
+// waitIdle waits until the helper pid has n launchers, each waiting for
+// its spec, for a minute at most: blocked reading descriptor 3, which a
+// launcher reaches only once its Go runtime has started, milliseconds
+// after the helper counted it idle. Where /proc/PID/syscall cannot be
+// read, it waits for the count alone.
+func waitIdle(t *testing.T, pid, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		kids := childrenOf(t, pid)
+		waiting := 0
+		for _, k := range kids {
+			b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(k), "syscall"))
+			if err != nil || strings.HasPrefix(string(b), "0 0x3 ") {
+				waiting++
+			}
+		}
+		if len(kids) == n && waiting == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("helper %d has children %v after a minute, %d of them waiting for a spec; want %d waiting", pid, kids, waiting, n)
+		}
+	}
 }
 
 // waitChildren waits until pid has n children, for a minute at most.
