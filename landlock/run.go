@@ -146,12 +146,11 @@ func startLauncher(ctx context.Context, sp *Spawner, uid, gid, pids int, stdout,
 	if ctl := sp.control(); ctl != nil {
 		key := launcherKey{uid, gid, pids}
 		p, err := sp.takeHeld(key), error(nil)
-		if p != nil {
-			p.attach(ctx, stdout, stderr)
-		} else {
-			p, err = spawn(ctx, ctl, key, stdout, stderr)
+		if p == nil {
+			p, err = ask(ctl, key, false)
 		}
 		if err == nil {
+			p.attach(ctx, stdout, stderr)
 			return launched{pid: p.pid, spec: p.spec, status: p.status, wait: p.wait, cg: p.cg, cgNote: p.cgNote}, nil
 		}
 		if !errors.Is(err, errSpawnerGone) {

@@ -239,17 +239,6 @@ type spawned struct {
 	cgNote       string
 }
 
-// spawn asks the helper for a launcher, its output copied to stdout and
-// stderr, killed when ctx is done.
-func spawn(ctx context.Context, ctl *net.UnixConn, key launcherKey, stdout, stderr io.Writer) (*spawned, error) {
-	p, err := ask(ctl, key, false)
-	if err != nil {
-		return nil, err
-	}
-	p.attach(ctx, stdout, stderr)
-	return p, nil
-}
-
 // ask asks the helper for a launcher for key; ahead says it is taken
 // ahead of a job (see JobDone).
 func ask(ctl *net.UnixConn, key launcherKey, ahead bool) (*spawned, error) {
