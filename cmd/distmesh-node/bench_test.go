@@ -259,8 +259,8 @@ const tinyPause = 100 * time.Millisecond
 // pause: this machine's speed drifts over minutes, and a difference taken
 // within a turn does not see it. With tinyPause, each compile starts on a
 // quiet machine, as one compile after an edit does: what a daemon does
-// once it has answered (distccd replacing its child, a node taking its
-// next launcher) falls in the pause, not in the next command's time.
+// once it has answered (a node taking its next launcher, say) falls in
+// the pause, not in the next command's time.
 func tinyRuns(b testing.TB, dir string, cmds []tinyCmd, pause time.Duration) {
 	for range tinyTurns {
 		for i := range cmds {
