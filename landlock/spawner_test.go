@@ -170,7 +170,7 @@ func TestSpawner(t *testing.T) {
 		// The first job finds no idle launcher: the helper starts them
 		// at once.
 		runWith(t, sp, standInSpec(t, "status"))
-		waitIdle(t, helper, 2)
+		waitLaunchers(t, helper, 2, 2)
 		// The second takes one of two: its replacement waits for JobDone
 		// (or an hour).
 		runWith(t, sp, standInSpec(t, "status"))
@@ -181,7 +181,7 @@ func TestSpawner(t *testing.T) {
 		// helper replaces both.
 		left := childrenOf(t, helper)
 		sp.JobDone()
-		waitIdle(t, helper, 3)
+		waitLaunchers(t, helper, 3, 3)
 		_, done := start(t, sp)
 		pids := jobPIDs(t)
 		if len(pids) != 1 || pids[0] != left[0] {
@@ -197,11 +197,11 @@ func TestSpawner(t *testing.T) {
 			}
 		}
 		sp.JobDone()
-		waitChildren(t, helper, 4) // the third job's, the held one, two idle
+		waitLaunchers(t, helper, 4, 0) // the third job's, the held one, two idle
 		for _, pid := range waiting {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
-		waitChildren(t, helper, 2) // both reaped: the third job's and the new idle one
+		waitLaunchers(t, helper, 2, 0) // both reaped: the third job's and the new idle one
 		if res, out := runWith(t, sp, standInSpec(t, "status")); res.ExitCode != 0 || out == "" {
 			t.Errorf("a job after the launchers waiting for it died: %+v, output %q", res, out)
 		}
@@ -215,10 +215,8 @@ func TestSpawner(t *testing.T) {
 		runWith(t, sp, standInSpec(t, "status"))
 		sp.JobDone()
 		var held int
-		for deadline := time.Now().Add(time.Minute); held == 0; time.Sleep(10 * time.Millisecond) {
-			if held = landlock.HeldPID(sp); held == 0 && time.Now().After(deadline) {
-				t.Fatal("no launcher held a minute after JobDone")
-			}
+		if !within(func() bool { held = landlock.HeldPID(sp); return held != 0 }) {
+			t.Fatal("no launcher held a minute after JobDone")
 		}
 		other := standInSpec(t, "status")
 		other.Limits.Processes = 16
@@ -229,10 +227,8 @@ func TestSpawner(t *testing.T) {
 			t.Errorf("the node still holds launcher %d after a job with other limits", pid)
 		}
 		// Dropped, the held launcher is killed by the helper and reaped.
-		for deadline := time.Now().Add(time.Minute); syscall.Kill(held, 0) == nil; time.Sleep(10 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("launcher %d, held for other limits, still exists a minute after a job did not use it", held)
-			}
+		if !within(func() bool { return syscall.Kill(held, 0) != nil }) {
+			t.Fatalf("launcher %d, held for other limits, still exists a minute after a job did not use it", held)
 		}
 	})
 
@@ -296,42 +292,36 @@ func childrenOf(t *testing.T, pid int) []int {
 	return kids
 }
 
-// waitIdle waits until the helper pid has n launchers, each waiting for
-// its spec, for a minute at most: blocked reading descriptor 3, which a
-// launcher reaches only once its Go runtime has started, milliseconds
-// after the helper counted it idle. Where /proc/PID/syscall cannot be
-// read, it waits for the count alone.
-func waitIdle(t *testing.T, pid, n int) {
+// within reports whether cond holds within a minute, asking every 10 ms.
+func within(cond func() bool) bool {
+	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+	return true
+}
+
+// waitLaunchers waits, for a minute at most, until the helper pid has n
+// children, at least waiting of them launchers waiting for their spec:
+// blocked reading descriptor 3, which a launcher reaches only once its Go
+// runtime has started, milliseconds after the helper counted it idle.
+// Where /proc/PID/syscall cannot be read, a child counts as waiting.
+func waitLaunchers(t *testing.T, pid, n, waiting int) {
 	t.Helper()
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
-		kids := childrenOf(t, pid)
-		waiting := 0
+	var kids []int
+	var ready int
+	if !within(func() bool {
+		kids, ready = childrenOf(t, pid), 0
 		for _, k := range kids {
 			b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(k), "syscall"))
 			if err != nil || strings.HasPrefix(string(b), "0 0x3 ") {
-				waiting++
+				ready++
 			}
 		}
-		if len(kids) == n && waiting == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("helper %d has children %v after a minute, %d of them waiting for a spec; want %d waiting", pid, kids, waiting, n)
-		}
-	}
-}
-
-// waitChildren waits until pid has n children, for a minute at most.
-func waitChildren(t *testing.T, pid, n int) {
-	t.Helper()
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
-		kids := childrenOf(t, pid)
-		if len(kids) == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("helper %d has children %v after a minute, want %d", pid, kids, n)
-		}
+		return len(kids) == n && ready >= waiting
+	}) {
+		t.Fatalf("helper %d has children %v after a minute, %d of them waiting for a spec; want %d, %d waiting", pid, kids, ready, n, waiting)
 	}
 }
 
