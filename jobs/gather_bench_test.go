@@ -1,0 +1,90 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/distmesh/distmesh/jobs/cc"
+	"github.com/distmesh/distmesh/keys"
+)
+
+// BenchmarkGatherInputs is one first-build job's input gathering in the
+// agent, as a wrapper on the agent's own view has it done: a unit of a
+// project with two include directories that includes its own headers and
+// two dozen of the C library's, scanned again each time (its manifest
+// dropped), with the file watch, the file cache and the absence cache warm
+// from the jobs before, as in the middle of a build. What is left is the
+// scan, recording and checking the inputs, and storing the manifest.
+func BenchmarkGatherInputs(b *testing.B) {
+	comp, err := ProbeCompiler(context.Background(), "/usr/bin/gcc")
+	if err != nil {
+		b.Skipf("gcc: %v", err)
+	}
+	dir := b.TempDir()
+	system := []string{"stdio.h", "stdlib.h", "string.h", "unistd.h", "errno.h", "fcntl.h", "signal.h", "time.h",
+		"stdint.h", "stddef.h", "limits.h", "ctype.h", "stdarg.h", "setjmp.h", "dirent.h", "pwd.h", "grp.h",
+		"sys/types.h", "sys/stat.h", "sys/wait.h", "sys/ioctl.h", "sys/socket.h", "netinet/in.h", "arpa/inet.h"}
+	var lib strings.Builder
+	lib.WriteString("#ifndef LIB_H\n#define LIB_H\n")
+	for _, h := range system {
+		fmt.Fprintf(&lib, "#include <%s>\n", h)
+	}
+	for i := range 8 {
+		fmt.Fprintf(&lib, "#include \"part%d.h\"\n", i)
+	}
+	lib.WriteString("#endif\n")
+	files := map[string]string{"include/lib.h": lib.String(), "src/unit.c": "#include \"lib.h\"\n#include \"local.h\"\nint main(void) { return 0; }\n",
+		"src/local.h": "#include <stdio.h>\n#include \"config.h\"\n"}
+	for i := range 8 {
+		files[fmt.Sprintf("include/part%d.h", i)] = fmt.Sprintf("#include <stddef.h>\n#include \"config.h\"\nint part%d(void);\n", i)
+	}
+	files["config/config.h"] = "#define CONFIG 1\n"
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	args := []string{"-O2", "-Iinclude", "-Iconfig", "-c", "src/unit.c", "-o", "unit.o"}
+	an := cc.Analyze(comp.Family, args, nil)
+	h := &cc.Hello{Args: args, Lang: an.Lang, Dir: dir, Source: an.Source}
+
+	a := NewAgent(AgentConfig{Identity: &keys.Identity{Name: "laptop"}})
+	// The project's files are new; a build's headers are older than the
+	// settle interval, and so remembered.
+	later := func() time.Time { return time.Now().Add(2 * absentSettle) }
+	a.hashes.now, a.manifests.now = later, later
+	fw := newFileWatch(1_000_000)
+	defer fw.close()
+	a.watch.Store(fw)
+	who := caller{uint32(os.Getuid()), uint32(os.Getgid())}
+	job := func() int {
+		a.manifests.mu.Lock()
+		clear(a.manifests.m)
+		a.manifests.mu.Unlock()
+		m, err := a.gatherInputs(context.Background(), nil, comp, h, who, true)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m.close()
+		return len(m.entries)
+	}
+	entries := job()
+	if entries < 50 {
+		b.Fatalf("the job has %d entries, want the unit's headers and the C library's", entries)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		job()
+	}
+	b.ReportMetric(float64(entries), "entries")
+}
