@@ -4,10 +4,9 @@ import (
 	"errors"
 	"io/fs"
 	"path"
+	"slices"
 	"strings"
 	"sync"
-
-	"github.com/distmesh/distmesh/jobs/cc"
 )
 
 // The include scanner finds every file a compile reads, on the client, in
@@ -33,7 +32,7 @@ var (
 type scanFile struct {
 	name string // as the compiler names it (opens it by)
 	phys string
-	dir  string // the directory a quoted include in it searches first
+	dir  string // where a quoted include in it is looked for first, as a prefix of the name (dirPrefix)
 }
 
 // scanState is one job's scan. The caller drives it in rounds: files whose
@@ -42,6 +41,9 @@ type scanFile struct {
 type scanState struct {
 	w              *walker
 	quote, bracket []string
+	// quoteP and bracketP are quote and bracket as prefixes of candidate
+	// names: each directory with one slash appended.
+	quoteP, bracketP []string
 	// probesOnly follows only __has_include and #include_next: the
 	// compiler's dependency list gave the files it includes.
 	probesOnly bool
@@ -50,7 +52,6 @@ type scanState struct {
 	files    map[string]scanFile // by physical path
 	order    []string            // physical paths in discovery order
 	followed map[string]bool     // physical paths whose directives are (to be) followed
-	absent   map[string]bool     // candidates that did not exist (for the manifest cache)
 	pending  []scanFile          // reached, directives not yet looked at
 	unknown  []scanFile          // reached, directives not cached: contents needed
 	resolved map[lookupKey]bool  // searches already made
@@ -67,15 +68,39 @@ type lookupKey struct {
 func newScan(w *walker, quote, bracket []string, lookup func(string, fs.FileInfo) (*directives, bool)) *scanState {
 	s, ok := scanPool.Get().(*scanState)
 	if !ok {
-		s = &scanState{files: map[string]scanFile{}, followed: map[string]bool{}, absent: map[string]bool{}, resolved: map[lookupKey]bool{}}
+		s = &scanState{files: map[string]scanFile{}, followed: map[string]bool{}, resolved: map[lookupKey]bool{}}
 	}
 	clear(s.files)
 	clear(s.followed)
-	clear(s.absent)
 	clear(s.resolved)
 	*s = scanState{w: w, quote: quote, bracket: bracket, lookup: lookup,
-		files: s.files, followed: s.followed, absent: s.absent, resolved: s.resolved, order: s.order[:0]}
+		quoteP: prefixes(s.quoteP[:0], quote), bracketP: prefixes(s.bracketP[:0], bracket),
+		files: s.files, followed: s.followed, resolved: s.resolved, order: s.order[:0]}
 	return s
+}
+
+// prefixes appends each directory of dirs with one slash appended, as
+// the compiler joins a directory and a name ("/" stays "/").
+func prefixes(to, dirs []string) []string {
+	for _, d := range dirs {
+		to = append(to, strings.TrimSuffix(d, "/")+"/")
+	}
+	return to
+}
+
+// dirPrefix is the prefix of the first candidates of a file's quoted
+// includes: its directory (cc.DirOf) less one trailing slash, then a slash,
+// taken from the name itself ("a/b.h", "a//b.h": "a/"; "b.h": "./"; "/b.h":
+// "/").
+func dirPrefix(name string) string {
+	i := strings.LastIndexByte(name, '/')
+	switch {
+	case i < 0:
+		return "./"
+	case i > 0 && name[i-1] == '/':
+		return name[:i]
+	}
+	return name[:i+1]
 }
 
 // scanPool keeps scans' maps between jobs, as walkerPool does walkers'.
@@ -117,14 +142,11 @@ func (s *scanState) join(dirs []string, name string) []string {
 func (s *scanState) reach(name string, probe bool) string {
 	phys, fi, err := s.w.resolve(name)
 	if err != nil || !fi.Mode().IsRegular() {
-		if err != nil {
-			s.absent[name] = true
-		}
-		return ""
+		return "" // the walker recorded the lookup, for the manifest cache
 	}
 	f, ok := s.files[phys]
 	if !ok {
-		f = scanFile{name: name, phys: phys, dir: cc.DirOf(name)}
+		f = scanFile{name: name, phys: phys, dir: dirPrefix(name)}
 		s.files[phys] = f
 		s.order = append(s.order, phys)
 	}
@@ -132,7 +154,7 @@ func (s *scanState) reach(name string, probe bool) string {
 	// then its own directives count.
 	if !probe && !s.followed[phys] {
 		s.followed[phys] = true
-		s.pending = append(s.pending, scanFile{name: name, phys: phys, dir: cc.DirOf(name)})
+		s.pending = append(s.pending, scanFile{name: name, phys: phys, dir: dirPrefix(name)})
 	}
 	return phys
 }
@@ -195,18 +217,18 @@ func (s *scanState) follow(f scanFile, d *directives) error {
 			s.reach(r.Name, r.Probe)
 			continue
 		}
-		try := func(dirs []string) bool {
-			for _, d := range dirs {
-				if s.reach(strings.TrimSuffix(d, "/")+"/"+r.Name, r.Probe) != "" && !all {
-					return true
-				}
-			}
-			return false
+		// found reports whether the search ends at candidate prefix+name.
+		found := func(prefix string) bool {
+			return s.reach(prefix+r.Name, r.Probe) != "" && !all
 		}
-		if fromDir && (try([]string{f.dir}) || try(s.quote)) {
+		if fromDir && (found(f.dir) || slices.ContainsFunc(s.quoteP, found)) {
 			continue
 		}
-		try(s.bracket)
+		for _, p := range s.bracketP {
+			if found(p) {
+				break
+			}
+		}
 	}
 	return nil
 }

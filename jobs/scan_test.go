@@ -334,3 +334,16 @@ func guessFamily(name string) cc.Family {
 	}
 	return cc.FamilyGCC
 }
+
+// TestDirPrefix pins the spelling of quoted includes' first candidates:
+// the includer's directory (cc.DirOf) less one trailing slash, a slash,
+// the name, as the scan spelled them before it took the prefix from the
+// includer's name.
+func TestDirPrefix(t *testing.T) {
+	for _, name := range []string{"x.h", "./x.h", "a/x.h", "a//x.h", "a///x.h", "/x.h", "//x.h", "/a/b/x.h", "../x.h", "a/../x.h"} {
+		want := strings.TrimSuffix(cc.DirOf(name), "/") + "/" + "y.h"
+		if got := dirPrefix(name) + "y.h"; got != want {
+			t.Errorf("the first candidate of y.h included from %q is %q, want %q", name, got, want)
+		}
+	}
+}
