@@ -824,19 +824,36 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 	if err := in.check(need); err != nil {
 		return in.m, err
 	}
-	index := make(map[string]int, len(in.w.entries))
-	for p, e := range in.w.entries {
-		index[p] = len(in.m.entries)
-		in.m.entries = append(in.m.entries, e)
-	}
 	a.lastInputs.Store(int64(len(in.known)))
+	// The inputs' entries first, in the order of files (distinct physical
+	// paths), so that an input's entry is its place there; then the rest.
+	in.m.entries = make([]Entry, 0, len(in.w.entries))
 	cached := make([]cachedInput, 0, len(files))
 	for _, f := range files {
 		k, ok := in.known[f.phys]
 		if !ok {
-			return in.m, nil // gone since the scan: nothing to cache
+			break // gone since the scan
 		}
-		cached = append(cached, cachedInput{name: f.name, entry: index[f.phys], stamp: k.stamp, hash: k.he.hash, dirs: &k.he.dirs})
+		cached = append(cached, cachedInput{name: f.name, entry: len(in.m.entries), stamp: k.stamp, hash: k.he.hash, dirs: &k.he.dirs})
+		in.m.entries = append(in.m.entries, in.w.entries[f.phys])
+	}
+	placed := func(p string) bool { _, ok := in.known[p]; return ok }
+	if len(cached) != len(files) || len(in.known) != len(files) {
+		// Not every input placed, or others recorded too (by a scan the
+		// compiler's list replaced): ask files itself.
+		first := make(map[string]bool, len(cached))
+		for _, f := range files[:len(cached)] {
+			first[f.phys] = true
+		}
+		placed = func(p string) bool { return first[p] }
+	}
+	for p, e := range in.w.entries {
+		if !placed(p) {
+			in.m.entries = append(in.m.entries, e)
+		}
+	}
+	if len(cached) != len(files) {
+		return in.m, nil // an input gone since the scan: nothing to cache
 	}
 	a.manifests.store(key, who, !s.probesOnly, cached, in.m.entries, walkers...)
 	return in.m, nil
