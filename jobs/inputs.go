@@ -55,8 +55,9 @@ type walker struct {
 	// watch, when set, answers lstat from what earlier jobs looked up,
 	// kept true by inotify.
 	watch *fileWatch
-	// done memoizes whole resolutions: a job resolves most names more than
-	// once (scan, manifest check, open, the .gch check).
+	// done memoizes whole resolutions of names that exist: a job resolves
+	// those more than once (scan, manifest check, open, the .gch check),
+	// but most names a scan tries, missing, only once.
 	done map[string]resolved
 	// bases are directories added with addDir (the include directories):
 	// a name below one is walked from where it resolved, not from the
@@ -173,7 +174,9 @@ func (w *walker) resolve(name string) (string, fs.FileInfo, error) {
 		return r.phys, r.fi, r.err
 	}
 	r := w.walk(name)
-	w.done[name] = r
+	if r.err == nil {
+		w.done[name] = r
+	}
 	return r.phys, r.fi, r.err
 }
 
