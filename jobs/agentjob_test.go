@@ -406,3 +406,42 @@ func TestManifestCount(t *testing.T) {
 		t.Errorf("count = %d, want 3", got)
 	}
 }
+
+// TestPrecompiledHeaderBeside: GCC silently reads x.h.gch (a file, or a
+// directory of them) instead of x.h, and its dependency list names only
+// x.h, so a job whose header has one beside it, under the name the
+// compiler opens it by, must not go to a node that lacks it.
+func TestPrecompiledHeaderBeside(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		gch  func(t *testing.T, gch string) // makes what is at x.h.gch
+		want bool                           // the job is refused
+	}{
+		{"none", func(t *testing.T, gch string) {}, false},
+		{"file", func(t *testing.T, gch string) {
+			writeTree(t, filepath.Dir(gch), map[string]string{filepath.Base(gch): "pch"})
+		}, true},
+		{"directory", func(t *testing.T, gch string) { os.Mkdir(gch, 0o755) }, true},
+		{"symlink to a file", func(t *testing.T, gch string) {
+			writeTree(t, filepath.Dir(gch), map[string]string{"elsewhere.gch": "pch"})
+			os.Symlink("elsewhere.gch", gch)
+		}, true},
+		{"dangling symlink", func(t *testing.T, gch string) { os.Symlink("nowhere.gch", gch) }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			// The header is reached as src/../inc/x.h, inc a symlink to
+			// real: the .gch is looked for where x.h was found by that name.
+			writeTree(t, dir, map[string]string{"real/x.h": "int x;\n", "src/unit.c": "#include \"../inc/x.h\"\n"})
+			if err := os.Symlink("real", filepath.Join(dir, "inc")); err != nil {
+				t.Fatal(err)
+			}
+			tc.gch(t, filepath.Join(dir, "real", "x.h.gch"))
+			g := newGatherer(t, dir, "-c", "src/unit.c", "-o", "unit.o")
+			_, err := g.gather()
+			if got := err != nil && strings.Contains(err.Error(), "precompiled header"); got != tc.want {
+				t.Errorf("gathering the inputs: %v; refused for a precompiled header: %v, want %v", err, got, tc.want)
+			}
+		})
+	}
+}

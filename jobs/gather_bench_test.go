@@ -13,6 +13,65 @@ import (
 	"github.com/distmesh/distmesh/keys"
 )
 
+// gatherer runs the agent's input gathering for one compile in dir, as
+// for a wrapper on the agent's own view, with the file watch on and the
+// project's files taken as older than the settle interval (a build's
+// headers are), so that they are remembered.
+type gatherer struct {
+	a    *Agent
+	comp *Compiler
+	h    *cc.Hello
+	who  caller
+}
+
+func newGatherer(tb testing.TB, dir string, args ...string) *gatherer {
+	tb.Helper()
+	comp, err := ProbeCompiler(context.Background(), "/usr/bin/gcc")
+	if err != nil {
+		tb.Skipf("gcc: %v", err)
+	}
+	an := cc.Analyze(comp.Family, args, nil)
+	if an.Local != "" {
+		tb.Fatalf("not distributable: %s", an.Local)
+	}
+	a := NewAgent(AgentConfig{Identity: &keys.Identity{Name: "laptop"}})
+	later := func() time.Time { return time.Now().Add(2 * absentSettle) }
+	a.hashes.now, a.manifests.now = later, later
+	fw := newFileWatch(1_000_000)
+	tb.Cleanup(fw.close)
+	a.watch.Store(fw)
+	return &gatherer{a: a, comp: comp, h: &cc.Hello{Args: args, Lang: an.Lang, Dir: dir, Source: an.Source},
+		who: caller{uint32(os.Getuid()), uint32(os.Getgid())}}
+}
+
+// gather gathers the job's inputs with its cached manifest dropped, as a
+// first build does, and returns its entries.
+func (g *gatherer) gather() ([]Entry, error) {
+	g.a.manifests.mu.Lock()
+	clear(g.a.manifests.m)
+	g.a.manifests.mu.Unlock()
+	m, err := g.a.gatherInputs(context.Background(), nil, g.comp, g.h, g.who, true)
+	if m != nil {
+		m.close()
+		return m.entries, err
+	}
+	return nil, err
+}
+
+// writeTree writes files (name → contents) below dir.
+func writeTree(tb testing.TB, dir string, files map[string]string) {
+	tb.Helper()
+	for name, body := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			tb.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkGatherInputs is one first-build job's input gathering in the
 // agent, as a wrapper on the agent's own view has it done: a unit of a
 // project with two include directories that includes its own headers and
@@ -21,10 +80,6 @@ import (
 // from the jobs before, as in the middle of a build. What is left is the
 // scan, recording and checking the inputs, and storing the manifest.
 func BenchmarkGatherInputs(b *testing.B) {
-	comp, err := ProbeCompiler(context.Background(), "/usr/bin/gcc")
-	if err != nil {
-		b.Skipf("gcc: %v", err)
-	}
 	dir := b.TempDir()
 	system := []string{"stdio.h", "stdlib.h", "string.h", "unistd.h", "errno.h", "fcntl.h", "signal.h", "time.h",
 		"stdint.h", "stddef.h", "limits.h", "ctype.h", "stdarg.h", "setjmp.h", "dirent.h", "pwd.h", "grp.h",
@@ -39,52 +94,25 @@ func BenchmarkGatherInputs(b *testing.B) {
 	}
 	lib.WriteString("#endif\n")
 	files := map[string]string{"include/lib.h": lib.String(), "src/unit.c": "#include \"lib.h\"\n#include \"local.h\"\nint main(void) { return 0; }\n",
-		"src/local.h": "#include <stdio.h>\n#include \"config.h\"\n"}
+		"src/local.h": "#include <stdio.h>\n#include \"config.h\"\n", "config/config.h": "#define CONFIG 1\n"}
 	for i := range 8 {
 		files[fmt.Sprintf("include/part%d.h", i)] = fmt.Sprintf("#include <stddef.h>\n#include \"config.h\"\nint part%d(void);\n", i)
 	}
-	files["config/config.h"] = "#define CONFIG 1\n"
-	for name, body := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			b.Fatal(err)
-		}
+	writeTree(b, dir, files)
+	g := newGatherer(b, dir, "-O2", "-Iinclude", "-Iconfig", "-c", "src/unit.c", "-o", "unit.o")
+	entries, err := g.gather()
+	if err != nil {
+		b.Fatal(err)
 	}
-	args := []string{"-O2", "-Iinclude", "-Iconfig", "-c", "src/unit.c", "-o", "unit.o"}
-	an := cc.Analyze(comp.Family, args, nil)
-	h := &cc.Hello{Args: args, Lang: an.Lang, Dir: dir, Source: an.Source}
-
-	a := NewAgent(AgentConfig{Identity: &keys.Identity{Name: "laptop"}})
-	// The project's files are new; a build's headers are older than the
-	// settle interval, and so remembered.
-	later := func() time.Time { return time.Now().Add(2 * absentSettle) }
-	a.hashes.now, a.manifests.now = later, later
-	fw := newFileWatch(1_000_000)
-	defer fw.close()
-	a.watch.Store(fw)
-	who := caller{uint32(os.Getuid()), uint32(os.Getgid())}
-	job := func() int {
-		a.manifests.mu.Lock()
-		clear(a.manifests.m)
-		a.manifests.mu.Unlock()
-		m, err := a.gatherInputs(context.Background(), nil, comp, h, who, true)
-		if err != nil {
-			b.Fatal(err)
-		}
-		m.close()
-		return len(m.entries)
-	}
-	entries := job()
-	if entries < 50 {
-		b.Fatalf("the job has %d entries, want the unit's headers and the C library's", entries)
+	if len(entries) < 50 {
+		b.Fatalf("the job has %d entries, want the unit's headers and the C library's", len(entries))
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		job()
+		if _, err := g.gather(); err != nil {
+			b.Fatal(err)
+		}
 	}
-	b.ReportMetric(float64(entries), "entries")
+	b.ReportMetric(float64(len(entries)), "entries")
 }
