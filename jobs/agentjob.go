@@ -540,7 +540,7 @@ func (in *inputs) record(name string, stamp cc.FileStamp, fd int, he *hashEntry)
 	}
 	// GCC silently prefers a precompiled header beside a header, and its
 	// dependency list names only the header.
-	if _, _, err := in.w.resolve(name + ".gch"); err == nil {
+	if in.w.existsBeside(name, ".gch") {
 		return fmt.Errorf("input %s has a precompiled header beside it", name)
 	}
 	if he == nil {

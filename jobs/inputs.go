@@ -240,6 +240,42 @@ func (w *walker) walk(name string) resolved {
 	}
 }
 
+// existsBeside reports whether anything is at name+suffix (a file name
+// the compiler would also try). It looks the last component up in the
+// directory name's own was found in, as a walk of name+suffix would,
+// instead of walking every component again; the lookup is recorded as
+// any other.
+func (w *walker) existsBeside(name, suffix string) bool {
+	dir, base := ".", name
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		dir, base = name[:i], name[i+1:]
+		if dir == "" {
+			dir = "/"
+		}
+	}
+	walked := func() bool { _, _, err := w.resolve(name + suffix); return err == nil }
+	if base == "" || base == "." || base == ".." {
+		return walked()
+	}
+	// Not cleaned: "a/.." is walked, as the compiler's open would.
+	p, fi, err := w.resolve(dir)
+	if err != nil || !fi.IsDir() {
+		return walked()
+	}
+	next := p + "/" + base + suffix // one string, the component a slice of it
+	if p == "/" {
+		next = "/" + base + suffix
+	}
+	r := w.child(p, next[len(next)-len(base)-len(suffix):], next)
+	switch {
+	case r.err != nil:
+		return false
+	case r.fi.Mode()&fs.ModeSymlink != 0:
+		return walked() // exists if its target does
+	}
+	return true
+}
+
 // base is the longest of w's bases that name (absolute) is below, or nil.
 func (w *walker) base(name string) *walkBase {
 	var best *walkBase
