@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -344,6 +345,14 @@ func TestDirPrefix(t *testing.T) {
 		want := strings.TrimSuffix(cc.DirOf(name), "/") + "/" + "y.h"
 		if got := dirPrefix(name) + "y.h"; got != want {
 			t.Errorf("the first candidate of y.h included from %q is %q, want %q", name, got, want)
+		}
+	}
+}
+
+func TestCleanDir(t *testing.T) {
+	for _, p := range []string{"/", "/usr", "/usr/include", "/usr/include/stdio.h", "x", "a/b"} {
+		if got, want := cleanDir(p), path.Dir(p); got != want {
+			t.Errorf("cleanDir(%q) = %q, want path.Dir's %q", p, got, want)
 		}
 	}
 }
