@@ -240,11 +240,11 @@ func (w *walker) walk(name string) resolved {
 	}
 }
 
-// existsBeside reports whether anything is at name+suffix (a file name
-// the compiler would also try). It looks the last component up in the
-// directory name's own was found in, as a walk of name+suffix would,
-// instead of walking every component again; the lookup is recorded as
-// any other.
+// existsBeside reports whether anything is at name+suffix (a name the
+// compiler also tries, as GCC does x.h.gch for x.h). It looks that last
+// component up in the directory where name's own was found, as a walk of
+// name+suffix would, instead of walking every component again; the
+// lookup is recorded as any other.
 func (w *walker) existsBeside(name, suffix string) bool {
 	dir, base := ".", name
 	if i := strings.LastIndexByte(name, '/'); i >= 0 {
