@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/distmesh/distmesh/jobs/cc"
 )
 
 // EntryKind is what a manifest entry is.
@@ -246,13 +248,7 @@ func (w *walker) walk(name string) resolved {
 // name+suffix would, instead of walking every component again; the
 // lookup is recorded as any other.
 func (w *walker) existsBeside(name, suffix string) bool {
-	dir, base := ".", name
-	if i := strings.LastIndexByte(name, '/'); i >= 0 {
-		dir, base = name[:i], name[i+1:]
-		if dir == "" {
-			dir = "/"
-		}
-	}
+	dir, base := cc.DirOf(name), name[strings.LastIndexByte(name, '/')+1:]
 	walked := func() bool { _, _, err := w.resolve(name + suffix); return err == nil }
 	if base == "" || base == "." || base == ".." {
 		return walked()

@@ -204,7 +204,7 @@ func (mc *manifestCache) store(key Hash, owner caller, scanned bool, inputs []ca
 		} else if !errors.Is(r.err, fs.ErrNotExist) {
 			return
 		}
-		dir := cleanDir(p)
+		dir := cc.DirOf(p) // path.Dir without cleaning again: the walkers' paths are clean
 		i, ok := index[dir]
 		if !ok {
 			d := dirCheck{dir: dir}
@@ -237,19 +237,6 @@ func (mc *manifestCache) store(key Hash, owner caller, scanned bool, inputs []ca
 		clear(mc.m) // bounded; a build refills it
 	}
 	mc.m[key] = cm
-}
-
-// cleanDir is path.Dir of a clean path, such as a walker's, without
-// cleaning it again.
-func cleanDir(p string) string {
-	switch i := strings.LastIndexByte(p, '/'); {
-	case i < 0:
-		return "."
-	case i == 0:
-		return "/"
-	default:
-		return p[:i]
-	}
 }
 
 // settledBefore is the time (Unix nanoseconds) before which a change is

@@ -349,10 +349,12 @@ func TestDirPrefix(t *testing.T) {
 	}
 }
 
-func TestCleanDir(t *testing.T) {
+// TestDirOfClean: on the clean paths a walker records, cc.DirOf is
+// path.Dir, which the manifest cache's store no longer calls.
+func TestDirOfClean(t *testing.T) {
 	for _, p := range []string{"/", "/usr", "/usr/include", "/usr/include/stdio.h", "x", "a/b"} {
-		if got, want := cleanDir(p), path.Dir(p); got != want {
-			t.Errorf("cleanDir(%q) = %q, want path.Dir's %q", p, got, want)
+		if got, want := cc.DirOf(p), path.Dir(p); got != want {
+			t.Errorf("cc.DirOf(%q) = %q, want path.Dir's %q", p, got, want)
 		}
 	}
 }
