@@ -414,19 +414,16 @@ func TestManifestCount(t *testing.T) {
 func TestPrecompiledHeaderBeside(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		gch  func(t *testing.T, gch string) // makes what is at x.h.gch
-		want bool                           // the job is refused
+		gch  func(gch string) error // makes what is at x.h.gch
+		want bool                   // the job is refused
 	}{
-		{"none", func(t *testing.T, gch string) {}, false},
-		{"file", func(t *testing.T, gch string) {
-			writeTree(t, filepath.Dir(gch), map[string]string{filepath.Base(gch): "pch"})
+		{"none", func(gch string) error { return nil }, false},
+		{"file", func(gch string) error { return os.WriteFile(gch, []byte("pch"), 0o644) }, true},
+		{"directory", func(gch string) error { return os.Mkdir(gch, 0o755) }, true},
+		{"symlink to a file", func(gch string) error {
+			return errors.Join(os.WriteFile(gch+"-elsewhere", []byte("pch"), 0o644), os.Symlink(filepath.Base(gch)+"-elsewhere", gch))
 		}, true},
-		{"directory", func(t *testing.T, gch string) { os.Mkdir(gch, 0o755) }, true},
-		{"symlink to a file", func(t *testing.T, gch string) {
-			writeTree(t, filepath.Dir(gch), map[string]string{"elsewhere.gch": "pch"})
-			os.Symlink("elsewhere.gch", gch)
-		}, true},
-		{"dangling symlink", func(t *testing.T, gch string) { os.Symlink("nowhere.gch", gch) }, false},
+		{"dangling symlink", func(gch string) error { return os.Symlink("nowhere.gch", gch) }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -436,7 +433,9 @@ func TestPrecompiledHeaderBeside(t *testing.T) {
 			if err := os.Symlink("real", filepath.Join(dir, "inc")); err != nil {
 				t.Fatal(err)
 			}
-			tc.gch(t, filepath.Join(dir, "real", "x.h.gch"))
+			if err := tc.gch(filepath.Join(dir, "real", "x.h.gch")); err != nil {
+				t.Fatal(err)
+			}
 			g := newGatherer(t, dir, "-c", "src/unit.c", "-o", "unit.o")
 			_, err := g.gather()
 			if got := err != nil && strings.Contains(err.Error(), "precompiled header"); got != tc.want {
