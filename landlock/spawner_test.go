@@ -78,11 +78,8 @@ func TestSpawner(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		ch := make(chan error, 1)
 		go func() { ch <- sp.Serve(ctx) }()
-		for deadline := time.Now().Add(time.Minute); !sp.Serving(); {
-			if time.Now().After(deadline) {
-				t.Fatal("spawner not serving after a minute")
-			}
-			time.Sleep(10 * time.Millisecond)
+		if !within(sp.Serving) {
+			t.Fatal("spawner not serving after a minute")
 		}
 		return cancel, ch
 	}
@@ -133,11 +130,22 @@ func TestSpawner(t *testing.T) {
 	})
 
 	t.Run("idle launchers", func(t *testing.T) {
+		before := spawnerPIDs(t)
 		sp := new(landlock.Spawner)
 		cancel, served := serve(t, sp)
 		defer func() { cancel(); <-served }()
+		helper := newSpawner(t, before)
 		runWith(t, sp, standInSpec(t, "status")) // the helper starts idle launchers after it
-		time.Sleep(2 * time.Second)
+		waitLaunchers(t, helper, 2, 2)
+		// The job is asked for in a later clock tick than any idle
+		// launcher started in.
+		var started int64
+		for _, pid := range childrenOf(t, helper) {
+			started = max(started, startTicks(t, pid))
+		}
+		if !within(func() bool { return uptimeTicks(t) > started }) {
+			t.Fatal("the clock did not tick in a minute")
+		}
 		asked := uptimeTicks(t)
 		_, done := start(t, sp)
 		pids := jobPIDs(t)
@@ -158,15 +166,7 @@ func TestSpawner(t *testing.T) {
 		sp := new(landlock.Spawner)
 		cancel, served := serve(t, sp)
 		defer cancel()
-		var helper int
-		for _, pid := range spawnerPIDs(t) {
-			if !slices.Contains(before, pid) {
-				helper = pid
-			}
-		}
-		if helper == 0 {
-			t.Fatalf("no new spawner among the test's children (before Serve: %v)", before)
-		}
+		helper := newSpawner(t, before)
 		// The first job finds no idle launcher: the helper starts them
 		// at once.
 		runWith(t, sp, standInSpec(t, "status"))
@@ -271,6 +271,19 @@ func spawnerPIDs(t *testing.T) []int {
 		}
 	}
 	return pids
+}
+
+// newSpawner is the spawner among the test's children that was not in
+// before.
+func newSpawner(t *testing.T, before []int) int {
+	t.Helper()
+	for _, pid := range spawnerPIDs(t) {
+		if !slices.Contains(before, pid) {
+			return pid
+		}
+	}
+	t.Fatalf("no new spawner among the test's children (before Serve: %v)", before)
+	return 0
 }
 
 // childrenOf lists the children of every thread of pid.
