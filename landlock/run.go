@@ -145,7 +145,8 @@ type ended struct {
 func startLauncher(ctx context.Context, sp *Spawner, uid, gid, pids int, stdout, stderr io.Writer) (launched, error) {
 	if ctl := sp.control(); ctl != nil {
 		key := launcherKey{uid, gid, pids}
-		p, err := sp.takeHeld(key), error(nil)
+		p := sp.takeHeld(key)
+		var err error
 		if p == nil {
 			p, err = ask(ctl, key, false)
 		}

@@ -444,9 +444,8 @@ func spawnerMain(wait string) error {
 	h := &helper{ctx: ctx, idle: map[launcherKey][]*launcherProc{}, starting: map[launcherKey]int{}, jobDone: make(chan struct{}), refillWait: d}
 	defer h.wg.Wait()
 	defer cancel()
-	oob := make([]byte, unix.CmsgSpace(4))
+	b, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4))
 	for {
-		b := make([]byte, 1)
 		_, oobn, _, _, err := ctl.ReadMsgUnix(b, oob)
 		if err != nil {
 			if errors.Is(err, io.EOF) {
