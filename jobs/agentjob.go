@@ -538,11 +538,6 @@ func (in *inputs) record(name string, stamp cc.FileStamp, fd int, he *hashEntry)
 		// directives of the version before.
 		return fmt.Errorf("input %s: %w", name, errInputChanged)
 	}
-	// GCC silently prefers a precompiled header beside a header, and its
-	// dependency list names only the header.
-	if in.w.existsBeside(name, ".gch") {
-		return fmt.Errorf("input %s has a precompiled header beside it", name)
-	}
 	if he == nil {
 		if he, err = in.a.hashes.get(fd, stamp, in.who); err != nil {
 			return fmt.Errorf("input %s: %w", name, err)
@@ -801,6 +796,7 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 	s := newScan(in.w, quote, bracket, lookup)
 	scans = append(scans, s)
 	files, err := a.scanInputs(s, in, comp, h)
+	pch := s.pch
 	if errors.Is(err, errComputedInclude) {
 		// Ask the compiler; then look only for what its list cannot show.
 		w := newWalkerLike(in.w)
@@ -809,9 +805,19 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 		scans = append(scans, s)
 		s.probesOnly = true
 		files, err = a.depsInputs(s, in, h)
+		// Which #include lines the compiler tried a precompiled header
+		// for is not known here: any beside an input keeps the job.
+		for _, f := range files {
+			if pch == "" && err == nil && w.existsBeside(f.name, ".gch") {
+				pch = f.name + ".gch"
+			}
+		}
 	}
 	if err != nil {
 		return in.m, err
+	}
+	if pch != "" {
+		return in.m, fmt.Errorf("precompiled header %s: the compiler may read it instead of a header", pch)
 	}
 	// Every input the scan reached, opened by the wrapper: the agent reads
 	// nothing the caller could not.
@@ -873,15 +879,8 @@ func newWalkerLike(w *walker) *walker {
 // scanInputs runs the include scanner to its closure, asking the wrapper
 // for the files whose directives it has not seen.
 func (a *Agent) scanInputs(s *scanState, in *inputs, comp *Compiler, h *cc.Hello) ([]scanFile, error) {
-	if !s.addRoot(h.Source, false) {
+	if !s.addRoots(comp.Family, h) {
 		return nil, fmt.Errorf("source %s not found", h.Source)
-	}
-	for _, inc := range h.Includes {
-		s.addRoot(inc, true)
-	}
-	if comp.Family == cc.FamilyGCC {
-		// GCC includes <stdc-predef.h> before the source unless told not to.
-		s.follow(scanFile{dir: h.Dir}, &directives{Refs: []includeRef{{Name: "stdc-predef.h", Angle: true}}})
 	}
 	reachZone(s, h.Env)
 	return a.closure(s, in)
@@ -951,9 +950,9 @@ func (a *Agent) depsInputs(s *scanState, in *inputs, h *cc.Hello) ([]scanFile, e
 	if err != nil {
 		return nil, err
 	}
-	s.addRoot(h.Source, false)
+	s.addRoot(h.Source)
 	for _, p := range deps {
-		s.addRoot(p, false)
+		s.addRoot(p)
 	}
 	reachZone(s, h.Env)
 	return a.closure(s, in)

@@ -1,11 +1,13 @@
 package jobs
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -404,6 +406,106 @@ func TestManifestCount(t *testing.T) {
 	m := &manifest{content: map[Hash]int{a: 5}, unopened: []cachedInput{{hash: a}, {hash: b}, {hash: c}, {hash: b}}}
 	if got := m.count(); got != 3 {
 		t.Errorf("count = %d, want 3", got)
+	}
+}
+
+// TestPrecompiledHeaderWhereCompilerLooks: a job stays local when the
+// compiler would try a precompiled header, wherever it would look for
+// one, and goes to a node when it would not. The compiler itself is the
+// judge: each precompiled header here is an invalid one, which GCC
+// reports with -Winvalid-pch when it reads it and clang refuses. GCC looks
+// for name.gch in every directory it searches for the source's first
+// #include (the scan, taking every branch, looks for all of them), the
+// source itself and -include files; never for a header's own #include.
+// Clang's driver looks only for an -include file's .pch and .gch.
+func TestPrecompiledHeaderWhereCompilerLooks(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		compiler string
+		files    map[string]string // below the job's directory; "x" for a precompiled header
+		args     []string
+		want     bool // the job stays local
+		reads    bool // the compiler reads the precompiled header
+	}{
+		{"beside the first #include", "gcc",
+			map[string]string{"unit.c": "#include \"x.h\"\n", "x.h": "int x;\n", "x.h.gch": "x"},
+			nil, true, true},
+		{"in an -I directory before the header's", "gcc",
+			map[string]string{"unit.c": "#include <x.h>\n", "inc/x.h": "int x;\n", "pch/x.h.gch": "x"},
+			[]string{"-Ipch", "-Iinc"}, true, true},
+		{"in an -I directory after the header's", "gcc",
+			map[string]string{"unit.c": "#include <x.h>\n", "inc/x.h": "int x;\n", "pch/x.h.gch": "x"},
+			[]string{"-Iinc", "-Ipch"}, false, false},
+		{"beside a header a header includes", "gcc",
+			map[string]string{"unit.c": "#include \"a.h\"\n", "a.h": "#include \"x.h\"\n", "x.h": "int x;\n", "x.h.gch": "x"},
+			nil, false, false},
+		{"beside the source's second #include (taken: the scan cannot tell which is first)", "gcc",
+			map[string]string{"unit.c": "#include \"a.h\"\n#include \"x.h\"\n", "a.h": "int a;\n", "x.h": "int x;\n", "x.h.gch": "x"},
+			nil, true, false},
+		{"beside the source", "gcc",
+			map[string]string{"unit.c": "int u;\n", "unit.c.gch": "x"},
+			nil, true, true},
+		{"beside an -include file found on the -I path", "gcc",
+			map[string]string{"unit.c": "int u;\n", "inc/x.h": "int x;\n", "inc/x.h.gch": "x"},
+			[]string{"-Iinc", "-include", "x.h"}, true, true},
+		{"clang: an -include file's .pch", "clang",
+			map[string]string{"unit.c": "int u;\n", "x.h": "int x;\n", "x.h.pch": "x"},
+			[]string{"-include", "x.h"}, true, true},
+		{"clang: beside the first #include", "clang",
+			map[string]string{"unit.c": "#include \"x.h\"\n", "x.h": "int x;\n", "x.h.gch": "x"},
+			nil, false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			compiler, err := exec.LookPath(tc.compiler)
+			if err != nil {
+				t.Skipf("%s not installed", tc.compiler)
+			}
+			dir := t.TempDir()
+			writeTree(t, dir, tc.files)
+			args := append(slices.Clone(tc.args), "-c", "unit.c", "-o", "unit.o")
+			cmd := exec.Command(compiler, append([]string{"-Winvalid-pch"}, args...)...)
+			cmd.Dir = dir
+			out, _ := cmd.CombinedOutput()
+			if reads := strings.Contains(string(out), "PCH file"); reads != tc.reads {
+				t.Fatalf("%s reads the precompiled header: %v, want %v (its output: %s)", tc.compiler, reads, tc.reads, out)
+			}
+			g := newGathererFor(t, compiler, dir, args...)
+			_, err = g.gather()
+			if got := err != nil && strings.Contains(err.Error(), "precompiled header"); got != tc.want {
+				t.Errorf("gathering the inputs: %v; stays local for a precompiled header: %v, want %v", err, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPrecompiledHeaderAfterCaching: a precompiled header made after a
+// job's manifest was cached, where the compiler would try it, keeps the
+// next run of that job local: the lookups that found none are part of the
+// manifest's checks.
+func TestPrecompiledHeaderAfterCaching(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"unit.c": "#include <x.h>\n", "inc/x.h": "int x;\n", "pch/.keep": ""})
+	g := newGatherer(t, dir, "-Ipch", "-Iinc", "-c", "unit.c", "-o", "unit.o")
+	gather := func() error {
+		m, err := g.a.gatherInputs(context.Background(), nil, g.comp, g.h, g.who, true)
+		if m != nil {
+			m.close()
+		}
+		return err
+	}
+	for i := range 2 {
+		if err := gather(); err != nil {
+			t.Fatalf("gathering the inputs, run %d: %v", i+1, err)
+		}
+	}
+	if g.a.stats.ManifestHits != 1 {
+		t.Fatalf("manifest hits %d, want 1: the second run must reuse the first's", g.a.stats.ManifestHits)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "pch", "x.h.gch"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := gather(); err == nil || !strings.Contains(err.Error(), "precompiled header") {
+		t.Errorf("gathering the inputs after pch/x.h.gch was made: %v, want the job kept local for it", err)
 	}
 }
 

@@ -26,9 +26,15 @@ type gatherer struct {
 
 func newGatherer(tb testing.TB, dir string, args ...string) *gatherer {
 	tb.Helper()
-	comp, err := ProbeCompiler(context.Background(), "/usr/bin/gcc")
+	return newGathererFor(tb, "/usr/bin/gcc", dir, args...)
+}
+
+// newGathererFor is newGatherer for another compiler.
+func newGathererFor(tb testing.TB, compiler, dir string, args ...string) *gatherer {
+	tb.Helper()
+	comp, err := ProbeCompiler(context.Background(), compiler)
 	if err != nil {
-		tb.Skipf("gcc: %v", err)
+		tb.Skipf("%s: %v", compiler, err)
 	}
 	an := cc.Analyze(comp.Family, args, nil)
 	if an.Local != "" {
@@ -40,7 +46,7 @@ func newGatherer(tb testing.TB, dir string, args ...string) *gatherer {
 	fw := newFileWatch(1_000_000)
 	tb.Cleanup(fw.close)
 	a.watch.Store(fw)
-	return &gatherer{a: a, comp: comp, h: &cc.Hello{Args: args, Lang: an.Lang, Dir: dir, Source: an.Source},
+	return &gatherer{a: a, comp: comp, h: &cc.Hello{Args: args, Lang: an.Lang, Dir: dir, Source: an.Source, Includes: cc.ForcedIncludes(args)},
 		who: caller{uint32(os.Getuid()), uint32(os.Getgid())}}
 }
 

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/distmesh/distmesh/jobs/cc"
 )
 
 // The include scanner finds every file a compile reads, on the client, in
@@ -33,6 +35,9 @@ type scanFile struct {
 	name string // as the compiler names it (opens it by)
 	phys string
 	dir  string // where a quoted include in it is looked for first, as a prefix of the name (dirPrefix)
+	// gch: GCC may read a precompiled header (name.gch, in each
+	// directory it searches) for this file's #include lines (see addRoots).
+	gch bool
 }
 
 // scanState is one job's scan. The caller drives it in rounds: files whose
@@ -55,6 +60,9 @@ type scanState struct {
 	pending  []scanFile          // reached, directives not yet looked at
 	unknown  []scanFile          // reached, directives not cached: contents needed
 	resolved map[lookupKey]bool  // searches already made
+	// pch is a precompiled header the compiler would try to read instead
+	// of a header it includes; the first one found.
+	pch string
 }
 
 // lookupKey is one search for an included name: the scan's search
@@ -110,20 +118,69 @@ var scanPool sync.Pool
 // returned, after.
 func (s *scanState) recycle() { scanPool.Put(s) }
 
-// addRoot adds a file the compile reads first: the source, an -include or
-// -imacros file (found relative to the working directory first, then on
-// the quote chain, as GCC does). It reports whether the file was found.
-func (s *scanState) addRoot(name string, searched bool) bool {
-	if !searched {
-		return s.reach(name, false) != ""
+// addRoots adds the files a compile reads first: the source, its -include
+// files and, for GCC, <stdc-predef.h>. It reports whether the source was
+// found.
+//
+// It also looks for the precompiled headers the compiler would try (and
+// read, silently, when valid) instead of a header, each lookup recorded as
+// any other, so that a job that has one stays local (s.pch). GCC tries
+// name.gch for the source, for <stdc-predef.h> and for each -include file,
+// and for an #include in the source as long as it has opened no other file
+// (so its first #include, after a first -include only stdc-predef.h), in
+// every directory it searches, just before looking for the header there: a
+// .gch in an -I directory before the header's own is read too. The scan
+// takes every branch, so it tries the .gch for every #include of the
+// source. Clang's driver tries only an -include file's name, as given, with
+// .pch and .gch.
+func (s *scanState) addRoots(family cc.Family, h *cc.Hello) bool {
+	gcc := family == cc.FamilyGCC
+	if gcc {
+		s.tryPCH(h.Source, ".gch")
 	}
-	cands := append([]string{name}, s.join(append(append([]string{}, s.quote...), s.bracket...), name)...)
-	for _, c := range cands {
-		if s.reach(c, false) != "" {
-			return true
+	phys := s.reach(h.Source, false)
+	if phys == "" {
+		return false
+	}
+	if gcc && len(s.pending) > 0 && s.pending[len(s.pending)-1].phys == phys {
+		s.pending[len(s.pending)-1].gch = true
+	}
+	for _, inc := range h.Includes {
+		if !gcc {
+			s.tryPCH(inc, ".pch", ".gch")
+		}
+		// Relative to the working directory first, then on the quote
+		// chain, as GCC looks for it.
+		cands := append([]string{inc}, s.join(append(append([]string{}, s.quote...), s.bracket...), inc)...)
+		for _, c := range cands {
+			if gcc {
+				s.tryPCH(c, ".gch")
+			}
+			if s.reach(c, false) != "" {
+				break
+			}
 		}
 	}
-	return false
+	if gcc {
+		// GCC includes <stdc-predef.h> before the source unless told not to.
+		s.follow(scanFile{dir: h.Dir, gch: true}, &directives{Refs: []includeRef{{Name: "stdc-predef.h", Angle: true}}})
+	}
+	return true
+}
+
+// addRoot adds a file the compiler's dependency list names.
+func (s *scanState) addRoot(name string) bool {
+	return s.reach(name, false) != ""
+}
+
+// tryPCH looks up name with each suffix, as the compiler would, and keeps
+// the first that exists in s.pch.
+func (s *scanState) tryPCH(name string, suffixes ...string) {
+	for _, suffix := range suffixes {
+		if _, _, err := s.w.resolve(name + suffix); err == nil && s.pch == "" {
+			s.pch = name + suffix
+		}
+	}
 }
 
 func (s *scanState) join(dirs []string, name string) []string {
@@ -209,16 +266,22 @@ func (s *scanState) follow(f scanFile, d *directives) error {
 		if fromDir {
 			key.dir = f.dir
 		}
-		if !all && s.resolved[key] {
+		if !all && !f.gch && s.resolved[key] {
 			continue
 		}
 		s.resolved[key] = true
 		if path.IsAbs(r.Name) {
+			if f.gch {
+				s.tryPCH(r.Name, ".gch")
+			}
 			s.reach(r.Name, r.Probe)
 			continue
 		}
 		// found reports whether the search ends at candidate prefix+name.
 		found := func(prefix string) bool {
+			if f.gch && !r.Probe {
+				s.tryPCH(prefix+r.Name, ".gch")
+			}
 			return s.reach(prefix+r.Name, r.Probe) != "" && !all
 		}
 		if fromDir && (found(f.dir) || slices.ContainsFunc(s.quoteP, found)) {

@@ -49,14 +49,8 @@ func scanFor(t *testing.T, compiler, dir string, args []string) (map[string]bool
 		d := parseDirectives(b)
 		return &d, true
 	})
-	if !s.addRoot(h.Source, false) {
+	if !s.addRoots(comp.Family, h) {
 		t.Fatalf("source %s not found", h.Source)
-	}
-	for _, inc := range h.Includes {
-		s.addRoot(inc, true)
-	}
-	if comp.Family == cc.FamilyGCC {
-		s.follow(scanFile{dir: dir}, &directives{Refs: []includeRef{{Name: "stdc-predef.h", Angle: true}}})
 	}
 	if _, err := s.run(); err != nil {
 		return nil, err
@@ -234,7 +228,7 @@ func testManifestCacheNoticesChanges(t *testing.T, settled bool) {
 			d := parseDirectives(b)
 			return &d, true
 		})
-		s.addRoot("s.c", false)
+		s.addRoot("s.c")
 		if _, err := s.run(); err != nil {
 			t.Fatal(err)
 		}
