@@ -15,6 +15,18 @@ import (
 	"time"
 )
 
+// TestMain removes the commands distmeshBin built when the tests end.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// binDir is where distmeshBin builds the commands.
+var binDir string
+
 // distmeshBin builds the distmesh commands once for the end-to-end tests:
 // the real binaries, side by side as installed (masquerade links included);
 // it returns the front's path.
@@ -23,6 +35,7 @@ var distmeshBin = sync.OnceValues(func() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	bin := filepath.Join(dir, "distmesh")
 	cmd := exec.Command("make", "-s", "-C", filepath.Join("..", ".."), "build", "BIN="+dir)
 	if out, err := cmd.CombinedOutput(); err != nil {
