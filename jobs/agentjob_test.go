@@ -510,9 +510,9 @@ func TestPrecompiledHeaderAfterCaching(t *testing.T) {
 }
 
 // TestPrecompiledHeaderBeside: GCC silently reads x.h.gch (a file, or a
-// directory of them) instead of x.h, and its dependency list names only
-// x.h, so a job whose header has one beside it, under the name the
-// compiler opens it by, must not go to a node that lacks it.
+// directory of them) instead of x.h, the source's #include, and its
+// dependency list names only x.h, so a job with one beside x.h, under the
+// name the compiler opens it by, must not go to a node that lacks it.
 func TestPrecompiledHeaderBeside(t *testing.T) {
 	for _, tc := range []struct {
 		name string
