@@ -807,9 +807,9 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 		files, err = a.depsInputs(s, in, h)
 		// Which #include lines the compiler tried a precompiled header
 		// for is not known here: any beside an input keeps the job.
-		for _, f := range files {
-			if pch == "" && err == nil && w.existsBeside(f.name, ".gch") {
-				pch = f.name + ".gch"
+		for i := 0; err == nil && pch == "" && i < len(files); i++ {
+			if w.existsBeside(files[i].name, ".gch") {
+				pch = files[i].name + ".gch"
 			}
 		}
 	}

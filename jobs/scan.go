@@ -143,7 +143,7 @@ func (s *scanState) addRoots(family cc.Family, h *cc.Hello) bool {
 		return false
 	}
 	if gcc && len(s.pending) > 0 && s.pending[len(s.pending)-1].phys == phys {
-		s.pending[len(s.pending)-1].gch = true
+		s.pending[len(s.pending)-1].gch = true // the source, just queued
 	}
 	for _, inc := range h.Includes {
 		if !gcc {
