@@ -409,4 +409,14 @@ var matrixCases = []matrixCase{
 	// icecream's asm_listing runs locally; with -pipe the listing names no temporary file.
 	{Name: "icecc-local-asm-listing-gcc", Fixture: "c-basic", Compiler: "gcc", Args: []string{"-pipe", "-Wa,-al=listing.txt", "-Wall", "-Werror", "-c", "hello.c", "-o", "hello.o"}, Outputs: []string{"hello.o", "listing.txt"}},
 	{Name: "distcc-local-assemble-gcc", Fixture: "asm", Compiler: "gcc", Args: []string{"-o", "plain.o", "-c", "plain.s"}, Outputs: []string{"plain.o"}},
+
+	// Precompiled headers where the compiler would try one stay local (each
+	// here is not a valid one: GCC then reads the header, silently; clang
+	// fails), and only there: GCC never tries one for a header's own
+	// #include.
+	{Name: "pch-beside-first-include-gcc", Fixture: "pch", Dir: "beside", Compiler: "gcc", Args: []string{"-g", "-c", "unit.c"}, Outputs: []string{"beside/unit.o"}},
+	{Name: "pch-earlier-include-dir-gcc", Fixture: "pch", Dir: "early", Compiler: "gcc", Args: []string{"-Ipch", "-Iinc", "-c", "unit.c"}, Outputs: []string{"early/unit.o"}},
+	{Name: "pch-computed-include-gcc", Fixture: "pch", Dir: "computed", Compiler: "gcc", Args: []string{"-c", "unit.c"}, Outputs: []string{"computed/unit.o"}},
+	{Name: "pch-nested-include-gcc", Fixture: "pch", Dir: "nested", Compiler: "gcc", Args: []string{"-g", "-c", "unit.c"}, Outputs: []string{"nested/unit.o"}, Remote: true},
+	{Name: "pch-forced-include-clang", Fixture: "pch", Dir: "forced", Compiler: "clang", Args: []string{"-include", "x.h", "-c", "unit.c"}, Fails: true},
 }

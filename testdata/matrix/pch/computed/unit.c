@@ -1,0 +1,3 @@
+#define HEADER "x.h"
+#include HEADER
+int main(void) { return X; }
