@@ -631,19 +631,26 @@ func TestDiscoveryMesh(t *testing.T) {
 	}
 
 	t.Run("find each other", func(t *testing.T) {
-		took := l.waitFor("alpha, beta and gamma to verify each other", 45*time.Second, func() (bool, string) {
+		// Gossip may introduce two nodes before their own discovery does:
+		// wait until each has also found each other over mDNS.
+		took := l.waitFor("alpha, beta and gamma to find each other over mDNS and verify each other", 45*time.Second, func() (bool, string) {
 			for _, h := range trio {
 				ps := l.peers(h)
-				names := labVerified(ps)
 				for _, o := range trio {
-					if o != h && !names[o.name] {
+					if o == h {
+						continue
+					}
+					if p, ok := labFindPeer(ps, o.addr()); !ok || !p.Verified || p.Source != "mdns" {
 						return false, fmt.Sprintf("%s sees %s", h.name, labDescribe(ps))
+					}
+					if !logHasLine(procs[h.name].log.String(), `msg="mdns: candidate"`, "peer="+o.addr(), "name="+o.name) {
+						return false, fmt.Sprintf("%s's discovery has not offered %s at %s", h.name, o.name, o.addr())
 					}
 				}
 			}
 			return true, ""
 		})
-		t.Logf("three nodes verified each other %v after the last one started", took.Round(time.Millisecond))
+		t.Logf("three nodes found and verified each other %v after the last one started", took.Round(time.Millisecond))
 		for _, h := range trio {
 			ps := l.peers(h)
 			for _, o := range trio {
