@@ -97,11 +97,13 @@ type AgentStats struct {
 	Speculated int64 `json:"speculated"` // long jobs also started on another peer
 	// Of the jobs whose inputs were gathered: those whose cached manifest
 	// still held (no scan), of which some with edited inputs whose include
-	// directives had not changed, and those scanned.
+	// directives had not changed, and those scanned, of which some took
+	// the inputs of headers another unit's scan followed.
 	ManifestHits      int64            `json:"manifest_hits"`
 	ManifestRefreshes int64            `json:"manifest_refreshes"`
 	ManifestMisses    int64            `json:"manifest_misses"`
-	Fallbacks         map[string]int64 `json:"fallbacks"` // local compiles by reason
+	ManifestTemplates int64            `json:"manifest_templates"` // scanned jobs that took a template's inputs (see scanTemplate)
+	Fallbacks         map[string]int64 `json:"fallbacks"`          // local compiles by reason
 	// Jobs whose wrapper shares the agent's view of the file system, whose
 	// inputs the agent checked itself (with the file watch).
 	CheckedHere int64        `json:"checked_here"`

@@ -793,11 +793,17 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 		}
 		return nil, false
 	}
+	family := scanFamily(comp, h, quote, bracket)
+	t := a.fromTemplate(in, family)
 	s := newScan(in.w, quote, bracket, lookup)
+	if t != nil {
+		s.covered = func(name string) bool { return t.followed[name] }
+	}
 	scans = append(scans, s)
 	files, err := a.scanInputs(s, in, comp, h)
 	pch := s.pch
 	if errors.Is(err, errComputedInclude) {
+		t = nil
 		// Ask the compiler; then look only for what its list cannot show.
 		w := newWalkerLike(in.w)
 		walkers = append(walkers, w)
@@ -818,6 +824,21 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 	}
 	if pch != "" {
 		return in.m, fmt.Errorf("precompiled header %s: the compiler may read it instead of a header", pch)
+	}
+	var extra []dirCheck
+	if t != nil {
+		// What the files the scan did not follow would have reached is
+		// among the template's inputs, found by its lookups: the job takes
+		// them all, and checks them all later.
+		for _, f := range t.cm.inputs {
+			if p := t.cm.entries[f.entry].Path; s.files[p].phys == "" {
+				files = append(files, scanFile{name: f.name, phys: p})
+			}
+		}
+		extra = t.cm.dirs
+		a.mu.Lock()
+		a.stats.ManifestTemplates++
+		a.mu.Unlock()
 	}
 	// Every input the scan reached, opened by the wrapper: the agent reads
 	// nothing the caller could not.
@@ -861,8 +882,58 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 	if len(cached) != len(files) {
 		return in.m, nil // an input gone since the scan: nothing to cache
 	}
-	a.manifests.store(key, who, !s.probesOnly, cached, in.m.entries, walkers...)
+	cm := a.manifests.store(key, who, !s.probesOnly, cached, in.m.entries, extra, walkers...)
+	if cm != nil && t == nil && !s.probesOnly {
+		a.manifests.setTemplate(family, cm, s.names)
+	}
 	return in.m, nil
+}
+
+// scanFamily is what decides where a scan looks for a name: the compiler,
+// the working directory, the search path and the -include files. Jobs of
+// one family differ in their sources and in what does not change a
+// lookup (macros, outputs, options).
+func scanFamily(comp *Compiler, h *cc.Hello, quote, bracket []string) Hash {
+	parts := []string{"f1", comp.ID, comp.Name, h.Dir}
+	for _, list := range [][]string{quote, bracket, h.Includes} {
+		parts = append(parts, "\x01")
+		parts = append(parts, list...)
+	}
+	return sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+}
+
+// fromTemplate returns the template of a job's family when the job can
+// take from it (see scanTemplate): its wrapper shares the agent's view, so
+// that the agent checks the inputs itself, as it does a rebuild's; every
+// lookup the template made still holds; and each of its inputs is the
+// version scanned then, or one with the same include directives.
+func (a *Agent) fromTemplate(in *inputs, family Hash) *scanTemplate {
+	if !in.sameView {
+		return nil
+	}
+	t := a.manifests.template(family)
+	if t == nil || !t.cm.holds(in.w) {
+		return nil
+	}
+	names := make([]string, len(t.cm.inputs))
+	for i, f := range t.cm.inputs {
+		names[i] = f.name
+	}
+	stamps, found, err := in.stat(names)
+	if err != nil {
+		return nil
+	}
+	for i, f := range t.cm.inputs {
+		if !found[i] {
+			return nil
+		}
+		if stamps[i] != f.stamp {
+			if he, ok := a.hashes.lookup(stamps[i]); !ok || !he.dirs.same(f.dirs) {
+				return nil
+			}
+		}
+	}
+	return t
 }
 
 // newWalkerLike is a fresh walker for the same working directory, keeping

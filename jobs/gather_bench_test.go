@@ -84,7 +84,10 @@ func writeTree(tb testing.TB, dir string, files map[string]string) {
 // two dozen of the C library's, scanned again each time (its manifest
 // dropped), with the file watch, the file cache and the absence cache warm
 // from the jobs before, as in the middle of a build. What is left is the
-// scan, recording and checking the inputs, and storing the manifest.
+// scan, recording and checking the inputs, and storing the manifest:
+// "scan" with no other unit's template to take from (the first units of a
+// build), "template" with another unit's, which includes the same
+// library header (the rest).
 func BenchmarkGatherInputs(b *testing.B) {
 	dir := b.TempDir()
 	system := []string{"stdio.h", "stdlib.h", "string.h", "unistd.h", "errno.h", "fcntl.h", "signal.h", "time.h",
@@ -100,25 +103,51 @@ func BenchmarkGatherInputs(b *testing.B) {
 	}
 	lib.WriteString("#endif\n")
 	files := map[string]string{"include/lib.h": lib.String(), "src/unit.c": "#include \"lib.h\"\n#include \"local.h\"\nint main(void) { return 0; }\n",
-		"src/local.h": "#include <stdio.h>\n#include \"config.h\"\n", "config/config.h": "#define CONFIG 1\n"}
+		"src/local.h": "#include <stdio.h>\n#include \"config.h\"\n", "config/config.h": "#define CONFIG 1\n",
+		"src/other.c": "#include \"lib.h\"\nint other;\n"}
 	for i := range 8 {
 		files[fmt.Sprintf("include/part%d.h", i)] = fmt.Sprintf("#include <stddef.h>\n#include \"config.h\"\nint part%d(void);\n", i)
 	}
 	writeTree(b, dir, files)
-	g := newGatherer(b, dir, "-O2", "-Iinclude", "-Iconfig", "-c", "src/unit.c", "-o", "unit.o")
-	entries, err := g.gather()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if len(entries) < 50 {
-		b.Fatalf("the job has %d entries, want the unit's headers and the C library's", len(entries))
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		if _, err := g.gather(); err != nil {
-			b.Fatal(err)
+	args := func(src string) []string { return []string{"-O2", "-Iinclude", "-Iconfig", "-c", src, "-o", "out.o"} }
+	for _, template := range []bool{false, true} {
+		name := "scan"
+		if template {
+			name = "template"
 		}
+		b.Run(name, func(b *testing.B) {
+			g := newGatherer(b, dir, args("src/other.c")...)
+			if _, err := g.gather(); err != nil { // other.c's is the template
+				b.Fatal(err)
+			}
+			an := cc.Analyze(g.comp.Family, args("src/unit.c"), nil)
+			g.h = &cc.Hello{Args: an.Args, Lang: an.Lang, Dir: dir, Source: an.Source}
+			gather := func() ([]Entry, error) {
+				if !template {
+					g.a.manifests.mu.Lock()
+					clear(g.a.manifests.templates)
+					g.a.manifests.mu.Unlock()
+				}
+				return g.gather()
+			}
+			entries, err := gather()
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(entries) < 50 {
+				b.Fatalf("the job has %d entries, want the unit's headers and the C library's", len(entries))
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := gather(); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(entries)), "entries")
+			if took := g.a.stats.ManifestTemplates > 0; took != template {
+				b.Fatalf("took a template: %v, want %v", took, template)
+			}
+		})
 	}
-	b.ReportMetric(float64(len(entries)), "entries")
 }

@@ -56,8 +56,25 @@ type manifestCache struct {
 	now func() time.Time // the clock the settle interval is measured on
 
 	// mu protects the following.
-	mu sync.Mutex
-	m  map[Hash]*cachedManifest
+	mu        sync.Mutex
+	m         map[Hash]*cachedManifest
+	templates map[Hash]*scanTemplate // by scanFamily
+}
+
+// scanTemplate is the manifest of a job whose inputs the scanner found
+// (all of them: no computed #include), kept for the other jobs of its
+// family, which search the same directories the same way: a build's
+// other units. While every lookup it made still holds and its inputs'
+// include directives are the same, a file it followed, reached by the
+// same name, includes what it included then, and so on down: a job of
+// the family that reaches such a file need not follow it, and takes the
+// template's inputs and lookups instead (see gatherInputs). A first
+// build's units mostly include the same headers (busybox's every one
+// libbb.h, and through it two hundred of the C library's), which each
+// job would otherwise look up again along the whole search path.
+type scanTemplate struct {
+	cm       *cachedManifest
+	followed map[string]bool // the names its scan followed files by
 }
 
 type cachedManifest struct {
@@ -106,7 +123,7 @@ type nameCheck struct {
 }
 
 func newManifestCache(max int) *manifestCache {
-	return &manifestCache{max: max, now: time.Now, m: map[Hash]*cachedManifest{}}
+	return &manifestCache{max: max, now: time.Now, m: map[Hash]*cachedManifest{}, templates: map[Hash]*scanTemplate{}}
 }
 
 // manifestKey is the job as the cache knows it.
@@ -128,9 +145,15 @@ func (mc *manifestCache) lookup(key Hash, w *walker) (*cachedManifest, bool) {
 	mc.mu.Lock()
 	cm, ok := mc.m[key]
 	mc.mu.Unlock()
-	if !ok {
+	if !ok || !cm.holds(w) {
 		return nil, false
 	}
+	return cm, true
+}
+
+// holds reports whether every name cm's job looked up still resolves as it
+// did; w records what is checked.
+func (cm *cachedManifest) holds(w *walker) bool {
 	for _, d := range cm.dirs {
 		if d.settled {
 			if st, ok := statOf(w.stat(d.dir).fi); ok && st.Mode&syscall.S_IFMT == syscall.S_IFDIR && stampOfDir(st) == d.stamp {
@@ -140,17 +163,17 @@ func (mc *manifestCache) lookup(key Hash, w *walker) (*cachedManifest, bool) {
 		for _, n := range d.names {
 			r := w.stat(n.path)
 			if r.err != nil && !errors.Is(r.err, fs.ErrNotExist) {
-				return nil, false
+				return false
 			}
 			if n.found != (r.err == nil) {
-				return nil, false
+				return false
 			}
 			if st, ok := statOf(r.fi); n.found && (!ok || st.Dev != n.dev || st.Ino != n.ino) {
-				return nil, false
+				return false
 			}
 		}
 	}
-	return cm, true
+	return true
 }
 
 // current reports whether input i, open with fstat st, is the version that
@@ -161,13 +184,14 @@ func (cm *cachedManifest) current(i int, st *syscall.Stat_t) bool {
 
 // store remembers the manifest of a job: its entries, its inputs, and the
 // lookups that found them (every lstat of the job's walkers, taken in
-// walking order, so a directory's stamp predates the lookups in it). A job
-// whose lookups or inputs cannot all be checked later is not cached. The
+// walking order, so a directory's stamp predates the lookups in it), with
+// the checks of a template it took lookups from (extra). A job whose
+// lookups or inputs cannot all be checked later is not cached (nil). The
 // cache keeps entries as they are: the caller must not change them.
-func (mc *manifestCache) store(key Hash, owner caller, scanned bool, inputs []cachedInput, entries []Entry, walkers ...*walker) {
+func (mc *manifestCache) store(key Hash, owner caller, scanned bool, inputs []cachedInput, entries []Entry, extra []dirCheck, walkers ...*walker) *cachedManifest {
 	settled := mc.settledBefore()
 	if !inputsSettled(inputs, settled) {
-		return
+		return nil
 	}
 	lstats := walkers[0].lstat // read only
 	if len(walkers) > 1 {
@@ -198,11 +222,11 @@ func (mc *manifestCache) store(key Hash, owner caller, scanned bool, inputs []ca
 		if r.err == nil {
 			st, ok := statOf(r.fi)
 			if !ok {
-				return
+				return nil
 			}
 			n.found, n.dev, n.ino = true, st.Dev, st.Ino
 		} else if !errors.Is(r.err, fs.ErrNotExist) {
-			return
+			return nil
 		}
 		dir := cc.DirOf(p) // path.Dir without cleaning again: the walkers' paths are clean
 		i, ok := index[dir]
@@ -229,6 +253,8 @@ func (mc *manifestCache) store(key Hash, owner caller, scanned bool, inputs []ca
 		d := &checks[l.dir]
 		d.names = append(d.names, l.check)
 	}
+	// A directory in both is checked twice: harmless.
+	checks = append(checks, extra...)
 	slices.SortFunc(checks, func(a, b dirCheck) int { return strings.Compare(a.dir, b.dir) })
 	cm := newCachedManifest(owner, checks, inputs, entries, scanned)
 	mc.mu.Lock()
@@ -237,6 +263,29 @@ func (mc *manifestCache) store(key Hash, owner caller, scanned bool, inputs []ca
 		clear(mc.m) // bounded; a build refills it
 	}
 	mc.m[key] = cm
+	return cm
+}
+
+// template returns the template of a family of jobs, or nil.
+func (mc *manifestCache) template(family Hash) *scanTemplate {
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	return mc.templates[family]
+}
+
+// setTemplate makes cm, found by a scan that followed files by the names
+// followed, its family's template.
+func (mc *manifestCache) setTemplate(family Hash, cm *cachedManifest, followed []string) {
+	t := &scanTemplate{cm: cm, followed: make(map[string]bool, len(followed))}
+	for _, name := range followed {
+		t.followed[name] = true
+	}
+	mc.mu.Lock()
+	defer mc.mu.Unlock()
+	if len(mc.templates) >= mc.max {
+		clear(mc.templates) // bounded
+	}
+	mc.templates[family] = t
 }
 
 // settledBefore is the time (Unix nanoseconds) before which a change is

@@ -63,6 +63,12 @@ type scanState struct {
 	// pch is a precompiled header the compiler would try to read instead
 	// of a header it includes; the first one found.
 	pch string
+	// covered, when set, says a file reached by a name is not to be
+	// followed: a template's scan followed it by that name (see
+	// scanTemplate). Such a file is reached all the same.
+	covered func(name string) bool
+	// names are the names files were queued to be followed by.
+	names []string
 }
 
 // lookupKey is one search for an included name: the scan's search
@@ -83,7 +89,7 @@ func newScan(w *walker, quote, bracket []string, lookup func(string, fs.FileInfo
 	clear(s.resolved)
 	*s = scanState{w: w, quote: quote, bracket: bracket, lookup: lookup,
 		quoteP: prefixes(s.quoteP[:0], quote), bracketP: prefixes(s.bracketP[:0], bracket),
-		files: s.files, followed: s.followed, resolved: s.resolved, order: s.order[:0]}
+		files: s.files, followed: s.followed, resolved: s.resolved, order: s.order[:0], names: s.names[:0]}
 	return s
 }
 
@@ -211,7 +217,10 @@ func (s *scanState) reach(name string, probe bool) string {
 	// then its own directives count.
 	if !probe && !s.followed[phys] {
 		s.followed[phys] = true
-		s.pending = append(s.pending, scanFile{name: name, phys: phys, dir: dirPrefix(name)})
+		if s.covered == nil || !s.covered(name) {
+			s.pending = append(s.pending, scanFile{name: name, phys: phys, dir: dirPrefix(name)})
+			s.names = append(s.names, name)
+		}
 	}
 	return phys
 }

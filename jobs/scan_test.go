@@ -258,7 +258,7 @@ func testManifestCacheNoticesChanges(t *testing.T, settled bool) {
 			}
 			inputs = append(inputs, cachedInput{name: f.name, stamp: cc.StampOf(fi)})
 		}
-		mc.store(key, caller{}, true, inputs, nil, s.w)
+		mc.store(key, caller{}, true, inputs, nil, nil, s.w)
 		cm := mc.m[key]
 		if cm == nil {
 			t.Fatal("manifest not cached")

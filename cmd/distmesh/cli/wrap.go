@@ -131,7 +131,7 @@ func runStatus(ctx context.Context, e *env, args []string) error {
 	fmt.Fprintf(e.stdout, "node %s in mesh %s: %d slots, %d jobs served, %d sent, %d compiled locally\n",
 		st.Node, st.Mesh, st.Slots, st.JobsServed, st.JobsSent, st.Agent.Local)
 	if a := st.Agent; a.ManifestHits+a.ManifestMisses > 0 {
-		fmt.Fprintf(e.stdout, "inputs: %d jobs from the manifest cache (%d with edited inputs), %d scanned\n", a.ManifestHits, a.ManifestRefreshes, a.ManifestMisses)
+		fmt.Fprintf(e.stdout, "inputs: %d jobs from the manifest cache (%d with edited inputs), %d scanned (%d with another unit's headers)\n", a.ManifestHits, a.ManifestRefreshes, a.ManifestMisses, a.ManifestTemplates)
 	}
 	if w := st.Agent.Watch; w != nil {
 		if w.Hits+w.Misses > 0 {
