@@ -129,13 +129,22 @@ func BenchmarkBusyboxClientCPU(b *testing.B) {
 	denv := m.compileEnv("client", "DISTMESH_FALLBACK=0")
 	type cost struct {
 		wrappers, agent time.Duration
-		jobs            int
+		// jobs sent; scanned, of them with another unit's headers (a
+		// template: see jobs.scanTemplate)
+		jobs, scanned, templated int
+	}
+	counts := func() (sent, scanned, templated int) {
+		st := m.status("client")
+		n := func(key string) int { v, _ := st[key].(float64); return int(v) }
+		return n("jobs_sent"), n("manifest_misses"), n("manifest_templates")
 	}
 	measure := func() cost {
-		sent := m.counter("client", "jobs_sent")
+		sent, scanned, templated := counts()
 		before := procCPU(b, agent)
 		wrappers := replay([]string{m.bin}, denv)
-		return cost{wrappers, procCPU(b, agent) - before, m.counter("client", "jobs_sent") - sent}
+		agentCPU := procCPU(b, agent) - before
+		sent2, scanned2, templated2 := counts()
+		return cost{wrappers, agentCPU, sent2 - sent, scanned2 - scanned, templated2 - templated}
 	}
 	c1 := measure()
 	first, n1 := c1.wrappers+c1.agent, c1.jobs
@@ -155,8 +164,8 @@ func BenchmarkBusyboxClientCPU(b *testing.B) {
 	}{{"first build", c1}, {"rebuild after touching include/libbb.h", c2}} {
 		n := time.Duration(max(r.c.jobs, 1))
 		per := (r.c.wrappers + r.c.agent) / n
-		fmt.Printf("  %-40s %d remote jobs, client CPU %.2f ms/job (wrapper %.2f, agent %.2f) = %.1f%% of a local compile\n",
-			r.name, r.c.jobs, ms(per), ms(r.c.wrappers/n), ms(r.c.agent/n), 100*per.Seconds()/perLocal.Seconds())
+		fmt.Printf("  %-40s %d remote jobs, client CPU %.2f ms/job (wrapper %.2f, agent %.2f) = %.1f%% of a local compile; %d scanned, %d of them with another unit's headers\n",
+			r.name, r.c.jobs, ms(per), ms(r.c.wrappers/n), ms(r.c.agent/n), 100*per.Seconds()/perLocal.Seconds(), r.c.scanned, r.c.templated)
 	}
 	b.ReportMetric(100*(first/time.Duration(max(n1, 1))).Seconds()/perLocal.Seconds(), "first-client-cpu-%")
 	b.ReportMetric(100*(rebuild/time.Duration(max(n2, 1))).Seconds()/perLocal.Seconds(), "rebuild-client-cpu-%")
