@@ -135,8 +135,9 @@ func BenchmarkBusyboxClientCPU(b *testing.B) {
 	}
 	counts := func() (sent, scanned, templated int) {
 		st := m.status("client")
-		n := func(key string) int { v, _ := st[key].(float64); return int(v) }
-		return n("jobs_sent"), n("manifest_misses"), n("manifest_templates")
+		agent, _ := st["agent"].(map[string]any)
+		n := func(m map[string]any, key string) int { v, _ := m[key].(float64); return int(v) }
+		return n(st, "jobs_sent"), n(agent, "manifest_misses"), n(agent, "manifest_templates")
 	}
 	measure := func() cost {
 		sent, scanned, templated := counts()
