@@ -831,7 +831,8 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 		// among the template's inputs, found by its lookups: the job takes
 		// them all, and checks them all later.
 		for _, f := range t.cm.inputs {
-			if p := t.cm.entries[f.entry].Path; s.files[p].phys == "" {
+			p := t.cm.entries[f.entry].Path
+			if _, ok := s.files[p]; !ok {
 				files = append(files, scanFile{name: f.name, phys: p})
 			}
 		}

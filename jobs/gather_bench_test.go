@@ -36,18 +36,25 @@ func newGathererFor(tb testing.TB, compiler, dir string, args ...string) *gather
 	if err != nil {
 		tb.Skipf("%s: %v", compiler, err)
 	}
-	an := cc.Analyze(comp.Family, args, nil)
-	if an.Local != "" {
-		tb.Fatalf("not distributable: %s", an.Local)
-	}
 	a := NewAgent(AgentConfig{Identity: &keys.Identity{Name: "laptop"}})
 	later := func() time.Time { return time.Now().Add(2 * absentSettle) }
 	a.hashes.now, a.manifests.now = later, later
 	fw := newFileWatch(1_000_000)
 	tb.Cleanup(fw.close)
 	a.watch.Store(fw)
-	return &gatherer{a: a, comp: comp, h: &cc.Hello{Args: args, Lang: an.Lang, Dir: dir, Source: an.Source, Includes: cc.ForcedIncludes(args)},
-		who: caller{uint32(os.Getuid()), uint32(os.Getgid())}}
+	g := &gatherer{a: a, comp: comp, who: caller{uint32(os.Getuid()), uint32(os.Getgid())}}
+	g.job(tb, dir, args...)
+	return g
+}
+
+// job makes the compile in dir with args the one g gathers for next.
+func (g *gatherer) job(tb testing.TB, dir string, args ...string) {
+	tb.Helper()
+	an := cc.Analyze(g.comp.Family, args, nil)
+	if an.Local != "" {
+		tb.Fatalf("not distributable: %s", an.Local)
+	}
+	g.h = &cc.Hello{Args: args, Lang: an.Lang, Dir: dir, Source: an.Source, Includes: cc.ForcedIncludes(args)}
 }
 
 // gather gathers the job's inputs with its cached manifest dropped, as a
@@ -120,8 +127,7 @@ func BenchmarkGatherInputs(b *testing.B) {
 			if _, err := g.gather(); err != nil { // other.c's is the template
 				b.Fatal(err)
 			}
-			an := cc.Analyze(g.comp.Family, args("src/unit.c"), nil)
-			g.h = &cc.Hello{Args: an.Args, Lang: an.Lang, Dir: dir, Source: an.Source}
+			g.job(b, dir, args("src/unit.c")...)
 			gather := func() ([]Entry, error) {
 				if !template {
 					g.a.manifests.mu.Lock()

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
-
-	"github.com/distmesh/distmesh/jobs/cc"
 )
 
 // TestScanTemplate: a unit whose scan takes another unit's template (see
@@ -61,8 +59,7 @@ func TestScanTemplate(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			an := cc.Analyze(g.comp.Family, args("src/b.c"), nil)
-			g.h = &cc.Hello{Args: an.Args, Lang: an.Lang, Dir: dir, Source: an.Source}
+			g.job(t, dir, args("src/b.c")...)
 			entries, err := g.gather()
 			if err != nil {
 				t.Fatalf("b.c: %v", err)
@@ -95,8 +92,7 @@ func TestScanTemplateChecks(t *testing.T) {
 	if _, err := g.gather(); err != nil {
 		t.Fatalf("a.c: %v", err)
 	}
-	an := cc.Analyze(g.comp.Family, args("b.c"), nil)
-	g.h = &cc.Hello{Args: an.Args, Lang: an.Lang, Dir: dir, Source: an.Source}
+	g.job(t, dir, args("b.c")...)
 	gather := func() []Entry {
 		t.Helper()
 		m, err := g.a.gatherInputs(context.Background(), nil, g.comp, g.h, g.who, true)
