@@ -276,12 +276,13 @@ func TestProjectBuildIsByteIdentical(t *testing.T) {
 	if out, err := exec.Command("cp", "-a", src, proj).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v\n%s", err, out)
 	}
-	build := func(cc string, env []string) map[string][]byte {
+	copied := time.Now()
+	build := func(cc string, env []string, jobs string, cflags ...string) map[string][]byte {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
 		exec.Command("make", "-C", proj, "clean").Run()
-		cmd := exec.CommandContext(ctx, "make", "-C", proj, "-j8", "CC="+cc, "CFLAGS=-g -O2 -Wall -Wextra")
+		cmd := exec.CommandContext(ctx, "make", "-C", proj, jobs, "CC="+cc, "CFLAGS="+strings.Join(append([]string{"-g", "-O2", "-Wall", "-Wextra"}, cflags...), " "))
 		cmd.Env = env
 		out, err := cmd.CombinedOutput()
 		if err != nil {
@@ -296,14 +297,14 @@ func TestProjectBuildIsByteIdentical(t *testing.T) {
 		}
 		return objs
 	}
-	local := build("gcc", os.Environ())
+	local := build("gcc", os.Environ(), "-j8")
 	sentBefore := m.counter("gamma", "jobs_sent")
-	remote := build(m.bin+" gcc", m.compileEnv("gamma", "DISTMESH_FALLBACK=0"))
+	remote := build(m.bin+" gcc", m.compileEnv("gamma", "DISTMESH_FALLBACK=0"), "-j8")
 	sent := m.counter("gamma", "jobs_sent") - sentBefore
 	served := m.counter("alpha", "jobs_served") + m.counter("beta", "jobs_served")
 	// Again: the jobs go on the streams the first build's left open, and
 	// come back the same.
-	again := build(m.bin+" gcc", m.compileEnv("gamma", "DISTMESH_FALLBACK=0"))
+	again := build(m.bin+" gcc", m.compileEnv("gamma", "DISTMESH_FALLBACK=0"), "-j8")
 	streams := 0
 	peers, _ := m.status("gamma")["peers"].([]any)
 	for _, p := range peers {
@@ -340,6 +341,33 @@ func TestProjectBuildIsByteIdentical(t *testing.T) {
 		t.Errorf("%d objects, %d jobs sent by gamma, %d served by alpha and beta: want every compile remote", objects, sent, served)
 	}
 	t.Logf("%d objects identical; %d jobs sent, %d served", objects, sent, served)
+
+	// Once the copy's files are older than the settle interval (only
+	// settled versions are kept in manifests), a build one unit at a time
+	// with a macro none of the builds above had (no manifest of theirs is
+	// this build's jobs', but the search is the same): each unit after the
+	// first takes the first's template (see jobs.scanTemplate), and the
+	// objects are those of a local build with the same macro.
+	for time.Since(copied) < 2100*time.Millisecond {
+		time.Sleep(50 * time.Millisecond)
+	}
+	templates := func() int {
+		agent, _ := m.status("gamma")["agent"].(map[string]any)
+		n, _ := agent["manifest_templates"].(float64)
+		return int(n)
+	}
+	before := templates()
+	serial := build(m.bin+" gcc", m.compileEnv("gamma", "DISTMESH_FALLBACK=0"), "-j1", "-DSERIAL_BUILD")
+	took := templates() - before
+	localSerial := build("gcc", os.Environ(), "-j8", "-DSERIAL_BUILD")
+	if took < objects-1 {
+		t.Errorf("%d of %d units built one at a time took the first's template, want all but the first", took, objects)
+	}
+	for name, want := range localSerial {
+		if got := serial[name]; !bytes.Equal(got, want) {
+			t.Errorf("%s differs in the build one unit at a time through the mesh (templates): %d bytes, %d locally", name, len(got), len(want))
+		}
+	}
 }
 
 // TestWorkingDirectoryAndTmp: the places a job's sandbox provides itself.
