@@ -56,7 +56,7 @@ type scanState struct {
 
 	files    map[string]scanFile // by physical path
 	order    []string            // physical paths in discovery order
-	followed map[string]bool     // physical paths whose directives are (to be) followed
+	followed map[followKey]bool  // files whose directives are (to be) followed, from where
 	pending  []scanFile          // reached, directives not yet looked at
 	unknown  []scanFile          // reached, directives not cached: contents needed
 	resolved map[lookupKey]bool  // searches already made
@@ -71,6 +71,12 @@ type scanState struct {
 	names []string
 }
 
+// followKey is a file followed, and where its quoted includes start their
+// search: the directory of the name it was reached by, as spelled. A
+// header reached by names in two directories (through a symlink, or
+// "../") is followed from each, as the compiler opens it from each.
+type followKey struct{ phys, dir string }
+
 // lookupKey is one search for an included name: the scan's search
 // directories are fixed, so the kind of search and the includer's
 // directory (when the search starts there) say which directories it tries.
@@ -82,7 +88,7 @@ type lookupKey struct {
 func newScan(w *walker, quote, bracket []string, lookup func(string, fs.FileInfo) (*directives, bool)) *scanState {
 	s, ok := scanPool.Get().(*scanState)
 	if !ok {
-		s = &scanState{files: map[string]scanFile{}, followed: map[string]bool{}, resolved: map[lookupKey]bool{}}
+		s = &scanState{files: map[string]scanFile{}, followed: map[followKey]bool{}, resolved: map[lookupKey]bool{}}
 	}
 	clear(s.files)
 	clear(s.followed)
@@ -215,10 +221,10 @@ func (s *scanState) reach(name string, probe bool) string {
 	}
 	// A file first met as a __has_include candidate may be included later:
 	// then its own directives count.
-	if !probe && !s.followed[phys] {
-		s.followed[phys] = true
+	if k := (followKey{phys, dirPrefix(name)}); !probe && !s.followed[k] {
+		s.followed[k] = true
 		if s.covered == nil || !s.covered(name) {
-			s.pending = append(s.pending, scanFile{name: name, phys: phys, dir: dirPrefix(name)})
+			s.pending = append(s.pending, scanFile{name: name, phys: phys, dir: k.dir})
 			s.names = append(s.names, name)
 		}
 	}

@@ -178,6 +178,27 @@ func TestScanTrickyHeaders(t *testing.T) {
 	})
 }
 
+// TestScanHeaderByTwoNames: one header reached by two names, whose
+// quoted includes look first in the directory of the name it was opened
+// by: src/lib.h, a symlink to include/lib.h, finds src/part.h, and
+// include/lib.h finds include/part.h. The compiler reads both, so the scan
+// follows the header once for each directory its names start a search
+// in. Were include/part.h not shipped, the node would look on along the
+// search path, and could find another part.h.
+func TestScanHeaderByTwoNames(t *testing.T) {
+	for _, compiler := range []string{"gcc", "clang"} {
+		t.Run(compiler, func(t *testing.T) {
+			dir := t.TempDir()
+			writeTree(t, dir, map[string]string{"include/lib.h": "#include \"part.h\"\n", "include/part.h": "int a;\n",
+				"src/part.h": "int b;\n", "src/unit.c": "#include \"lib.h\"\n#include \"../include/lib.h\"\n"})
+			if err := os.Symlink("../include/lib.h", filepath.Join(dir, "src", "lib.h")); err != nil {
+				t.Fatal(err)
+			}
+			checkScan(t, compiler, dir, "-c", "src/unit.c", "-o", "unit.o")
+		})
+	}
+}
+
 // TestScanManyHeaders: one unit that includes 10,000 headers.
 func TestScanManyHeaders(t *testing.T) {
 	dir := t.TempDir()
