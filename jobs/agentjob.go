@@ -895,12 +895,7 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 // one family differ in their sources and in what does not change a
 // lookup (macros, outputs, options).
 func scanFamily(comp *Compiler, h *cc.Hello, quote, bracket []string) Hash {
-	parts := []string{"f1", comp.ID, comp.Name, h.Dir}
-	for _, list := range [][]string{quote, bracket, h.Includes} {
-		parts = append(parts, "\x01")
-		parts = append(parts, list...)
-	}
-	return sha256.Sum256([]byte(strings.Join(parts, "\x00")))
+	return keyOf([]string{"f1", comp.ID, comp.Name, h.Dir}, quote, bracket, h.Includes)
 }
 
 // fromTemplate returns the template of a job's family when the job can

@@ -130,8 +130,14 @@ func newManifestCache(max int) *manifestCache {
 func manifestKey(comp *Compiler, h *cc.Hello) Hash {
 	env := slices.Clone(h.Env)
 	slices.Sort(env)
-	parts := []string{"v2", comp.ID, comp.Name, h.Dir, h.PWD, h.Source, h.Lang}
-	for _, list := range [][]string{h.Args, env, h.Includes, h.Dirs} {
+	return keyOf([]string{"v2", comp.ID, comp.Name, h.Dir, h.PWD, h.Source, h.Lang}, h.Args, env, h.Includes, h.Dirs)
+}
+
+// keyOf hashes fields and lists, each list marked off, so that no two
+// different sets of them hash alike.
+func keyOf(fields []string, lists ...[]string) Hash {
+	parts := fields
+	for _, list := range lists {
 		parts = append(parts, "\x01")
 		parts = append(parts, list...)
 	}

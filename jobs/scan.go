@@ -157,18 +157,24 @@ func (s *scanState) addRoots(family cc.Family, h *cc.Hello) bool {
 	if gcc && len(s.pending) > 0 && s.pending[len(s.pending)-1].phys == phys {
 		s.pending[len(s.pending)-1].gch = true // the source, just queued
 	}
+	// found reports whether an -include file is at candidate c.
+	found := func(c string) bool {
+		if gcc {
+			s.tryPCH(c, ".gch")
+		}
+		return s.reach(c, false) != ""
+	}
 	for _, inc := range h.Includes {
 		if !gcc {
 			s.tryPCH(inc, ".pch", ".gch")
 		}
 		// Relative to the working directory first, then on the quote
 		// chain, as GCC looks for it.
-		cands := append([]string{inc}, s.join(append(append([]string{}, s.quote...), s.bracket...), inc)...)
-		for _, c := range cands {
-			if gcc {
-				s.tryPCH(c, ".gch")
-			}
-			if s.reach(c, false) != "" {
+		if found(inc) || path.IsAbs(inc) {
+			continue
+		}
+		for _, p := range slices.Concat(s.quoteP, s.bracketP) {
+			if found(p + inc) {
 				break
 			}
 		}
@@ -193,17 +199,6 @@ func (s *scanState) tryPCH(name string, suffixes ...string) {
 			s.pch = name + suffix
 		}
 	}
-}
-
-func (s *scanState) join(dirs []string, name string) []string {
-	if strings.HasPrefix(name, "/") {
-		return []string{name}
-	}
-	out := make([]string, 0, len(dirs))
-	for _, d := range dirs {
-		out = append(out, strings.TrimSuffix(d, "/")+"/"+name)
-	}
-	return out
 }
 
 // reach looks up candidate name; an existing regular file is added (and
