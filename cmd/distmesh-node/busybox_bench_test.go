@@ -79,14 +79,11 @@ func BenchmarkBusyboxClientCPU(b *testing.B) {
 	}
 
 	m := newTestMesh(b, "server")
-	token := strings.TrimSpace(m.run("keys", "add", "--home", m.homes["server"], "--name", "client"))
-	m.homes["client"] = filepath.Join(m.dir, "client")
 	if dir := os.Getenv("BENCH_PROFILE_DIR"); dir != "" {
 		// The client's agent (only) writes a CPU profile when it stops.
 		b.Setenv("DISTMESH_CPUPROFILE", filepath.Join(dir, "agent.pprof"))
 	}
-	m.start("client", token, "--client-only")
-	m.waitPeersUp("client", 1)
+	m.joinClient("client", "server")
 	agent := m.procs["client"].Process.Pid
 
 	// replay runs every compile line (in parallel, bounded) with prefix

@@ -25,10 +25,7 @@ func TestMatrix(t *testing.T) {
 	// beta only sends: with no slot of its own, nothing stays local but
 	// what distmesh decides must.
 	m := newTestMesh(t, "alpha")
-	token := strings.TrimSpace(m.run("keys", "add", "--home", m.homes["alpha"], "--name", "beta"))
-	m.homes["beta"] = filepath.Join(m.dir, "beta")
-	m.start("beta", token, "--client-only")
-	m.waitPeersUp("beta", 1)
+	m.joinClient("beta", "alpha")
 	fixtures, err := filepath.Abs(filepath.Join("..", "..", "testdata", "matrix"))
 	if err != nil {
 		t.Fatal(err)
