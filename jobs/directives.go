@@ -1,6 +1,9 @@
 package jobs
 
-import "slices"
+import (
+	"bytes"
+	"slices"
+)
 
 // includeRef is one place a file names another: an #include, #include_next,
 // #import, #pragma GCC dependency, or a __has_include operand.
@@ -23,12 +26,18 @@ type directives struct {
 	// ComputedProbe is set for __has_include(MACRO), which no dependency
 	// list reveals either: such a job is compiled locally.
 	ComputedProbe bool `json:"cp,omitempty"`
+	// Embed is set for C23's #embed and __has_embed. Where #embed looks
+	// (the includer's directory, --embed-dir, perhaps the include path)
+	// differs between compilers and releases, and no dependency list of
+	// the compilers here names what it reads or probes: such a job is
+	// compiled locally.
+	Embed bool `json:"e,omitempty"`
 }
 
 // same reports whether two files name the same others in the same way,
 // which is all the scanner reads of them.
 func (d *directives) same(o *directives) bool {
-	return d.ComputedInclude == o.ComputedInclude && d.ComputedProbe == o.ComputedProbe && slices.Equal(d.Refs, o.Refs)
+	return d.ComputedInclude == o.ComputedInclude && d.ComputedProbe == o.ComputedProbe && d.Embed == o.Embed && slices.Equal(d.Refs, o.Refs)
 }
 
 // parseDirectives reads a C-family source's preprocessor directives. It
@@ -152,8 +161,12 @@ func parseLine(line []byte, d *directives) {
 					}
 				}
 			}
+		case "embed":
+			d.Embed = true
+			return
 		case "define", "if", "elif", "ifdef", "ifndef", "elifdef", "elifndef":
-			// __has_include may appear here (and in macros used anywhere).
+			// __has_include and __has_embed may appear here (and in macros
+			// used anywhere).
 		default:
 			return
 		}
@@ -161,8 +174,12 @@ func parseLine(line []byte, d *directives) {
 	hasIncludes(line, d)
 }
 
-// hasIncludes records the __has_include operands on a line.
+// hasIncludes records the __has_include operands on a line, and whether
+// it calls __has_embed.
 func hasIncludes(line []byte, d *directives) {
+	if !d.Embed && hasIdent(line, "__has_embed") {
+		d.Embed = true
+	}
 	for i := 0; i+len("__has_include") <= len(line); i++ {
 		if line[i] != '_' || string(line[i:i+len("__has_include")]) != "__has_include" || (i > 0 && isIdent(line[i-1])) {
 			continue
@@ -186,6 +203,23 @@ func hasIncludes(line []byte, d *directives) {
 		}
 		ref.Next, ref.Probe = next, true
 		d.Refs = append(d.Refs, ref)
+	}
+}
+
+// hasIdent reports whether the identifier id is on the line, as a whole
+// identifier.
+func hasIdent(line []byte, id string) bool {
+	for i := 0; ; {
+		k := bytes.Index(line[i:], []byte(id))
+		if k < 0 {
+			return false
+		}
+		k += i
+		end := k + len(id)
+		if (k == 0 || !isIdent(line[k-1])) && (end == len(line) || !isIdent(line[end])) {
+			return true
+		}
+		i = k + 1
 	}
 }
 

@@ -24,10 +24,12 @@ import (
 // list instead.
 
 // errComputedInclude means the scanner cannot find the inputs itself;
-// errComputedProbe that nobody can (__has_include of a macro).
+// errComputedProbe and errEmbed that nobody can (__has_include of a
+// macro; #embed and __has_embed).
 var (
 	errComputedInclude = errors.New("a computed #include")
 	errComputedProbe   = errors.New("__has_include with a computed argument")
+	errEmbed           = errors.New("#embed or __has_embed, whose files no dependency list names")
 )
 
 // scanFile is a file the scan reached.
@@ -258,6 +260,8 @@ func (s *scanState) follow(f scanFile, d *directives) error {
 	switch {
 	case d.ComputedProbe:
 		return errComputedProbe
+	case d.Embed:
+		return errEmbed
 	case d.ComputedInclude && !s.probesOnly:
 		return errComputedInclude
 	}

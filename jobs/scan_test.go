@@ -176,6 +176,11 @@ func TestScanTrickyHeaders(t *testing.T) {
 			t.Errorf("scan of a computed include = %v, want errComputedInclude", err)
 		}
 	})
+	t.Run("embed", func(t *testing.T) {
+		if _, err := scanFor(t, "gcc", dir, []string{"-c", "tricky/embed.c"}); !errors.Is(err, errEmbed) {
+			t.Errorf("scan of a header with #embed = %v, want errEmbed", err)
+		}
+	})
 }
 
 // TestScanHeaderByTwoNames: one header reached by two names, whose
