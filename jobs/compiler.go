@@ -5,14 +5,17 @@ import (
 	"crypto/sha256"
 	"debug/elf"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/distmesh/distmesh/jobs/cc"
@@ -30,7 +33,9 @@ import (
 // assembler) together with the shared libraries they load, except the C and
 // C++ runtimes (glibc, libgcc_s, libstdc++), whose updates do not change
 // what a compiler writes. An assembler upgrade changes object bytes, so it
-// changes the identity too.
+// changes the identity too. So do the configuration files the driver reads
+// (clang's .cfg files, a GCC specs file), which add options to every
+// compile.
 type Compiler struct {
 	Path    string // as found or configured, e.g. /usr/bin/gcc
 	Driver  string // the resolved driver executable
@@ -42,6 +47,56 @@ type Compiler struct {
 	Native  string   // hex SHA-256 of what -march=native expands to ("" if unsupported)
 	Install []string // every file and directory a compile needs, for the sandbox
 	Exec    []string // the files a compile executes
+	Config  []string // the configuration files the driver reads, nested ones included
+
+	// watch is what the identity was computed from, each with its version
+	// then: the programs and libraries hashed, the configuration files, and
+	// the directories a new configuration file would appear in. Changed
+	// compares it with the file system.
+	watch   []watched
+	checked atomic.Int64 // when watch was last compared, in Unix nanoseconds
+	gone    atomic.Bool  // a comparison found a difference: the identity is stale
+}
+
+type watched struct {
+	path  string
+	stamp cc.FileStamp // the zero stamp: absent
+}
+
+func stampOf(path string) cc.FileStamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return cc.FileStamp{}
+	}
+	return cc.StampOf(fi)
+}
+
+// compilerRecheck is how often Changed compares a compiler's files with
+// what its identity was computed from. An upgrade under a running node or
+// agent is noticed within this interval.
+var compilerRecheck = time.Second
+
+// Changed reports whether a file the identity was computed from has
+// changed (an upgrade: dpkg replaces files, which changes their inode and
+// times), or a configuration file has appeared where the driver looks. It
+// stats them at most once per compilerRecheck; once it finds a change it
+// stays true, and the compiler must be probed again.
+func (c *Compiler) Changed() bool {
+	if c.gone.Load() {
+		return true
+	}
+	now := time.Now().UnixNano()
+	last := c.checked.Load()
+	if now-last < int64(compilerRecheck) || !c.checked.CompareAndSwap(last, now) {
+		return false
+	}
+	for _, w := range c.watch {
+		if stampOf(w.path) != w.stamp {
+			c.gone.Store(true)
+			return true
+		}
+	}
+	return false
 }
 
 // Short is a prefix of ID long enough to tell compilers apart in a table.
@@ -112,7 +167,7 @@ func ProbeCompiler(ctx context.Context, path string) (*Compiler, error) {
 	c.Target = strings.TrimSpace(c.Target)
 
 	programs := []string{driver}
-	var dirs []string
+	var dirs, configs, configDirs []string
 	switch c.Family {
 	case cc.FamilyGCC:
 		// objcopy splits DWARF for -gsplit-dwarf.
@@ -138,7 +193,18 @@ func ProbeCompiler(ctx context.Context, path string) (*Compiler, error) {
 		for _, line := range strings.Split(out, "\n") {
 			if dir, ok := strings.CutPrefix(line, "install: "); ok {
 				dirs = append(dirs, filepath.Clean(dir))
+				configDirs = append(configDirs, filepath.Clean(dir))
 			}
+		}
+		// A specs file found along the library path changes what the
+		// driver passes to every program; GCC prints its bare name when
+		// there is none.
+		out, err = run("-print-file-name=specs")
+		if err != nil {
+			return nil, err
+		}
+		if f := strings.TrimSpace(out); filepath.IsAbs(f) {
+			configs = append(configs, filepath.Clean(f))
 		}
 	case cc.FamilyClang:
 		// clang compiles and assembles in-process; its resource directory
@@ -154,9 +220,23 @@ func ProbeCompiler(ctx context.Context, path string) (*Compiler, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Where clang looks for default configuration files: beside the
+		// driver (clang 14 with a target-prefixed name; every name from
+		// clang 16), and the system and user directories it was built
+		// with, which -v names.
+		configDirs = append(configDirs, filepath.Dir(driver))
 		for _, line := range strings.Split(out, "\n") {
+			line = strings.TrimSpace(line)
 			if dir, ok := strings.CutPrefix(line, "Selected GCC installation: "); ok {
-				dirs = append(dirs, filepath.Clean(strings.TrimSpace(dir)))
+				dirs = append(dirs, filepath.Clean(dir))
+			}
+			if f, ok := strings.CutPrefix(line, "Configuration file: "); ok {
+				configs = append(configs, filepath.Clean(f))
+			}
+			for _, prefix := range []string{"System configuration file directory: ", "User configuration file directory: "} {
+				if dir, ok := strings.CutPrefix(line, prefix); ok {
+					configDirs = append(configDirs, filepath.Clean(dir))
+				}
 			}
 		}
 	}
@@ -175,6 +255,9 @@ func ProbeCompiler(ctx context.Context, path string) (*Compiler, error) {
 	closure, err := landlock.Closure(append([]string{path}, programs...)...)
 	if err != nil {
 		return nil, fmt.Errorf("compiler %s: %w", path, err)
+	}
+	if c.Family == cc.FamilyClang {
+		configs = clangConfigIncludes(configs)
 	}
 	c.Install = append(closure, dirs...)
 	// The path as found is what runs (its name selects clang's mode); the
@@ -204,7 +287,27 @@ func ProbeCompiler(ctx context.Context, path string) (*Compiler, error) {
 		}
 		fmt.Fprintf(h, "%s\x00%x\x00", filepath.Base(f), sum)
 	}
+	// Configuration files, in the order the driver reads them. A compiler
+	// without any keeps the identity it had before they were hashed.
+	for _, f := range configs {
+		sum, err := hashFile(f)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			// An @file that is not there: clang takes it as it is.
+			fmt.Fprintf(h, "config\x00%s\x00absent\x00", f)
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("compiler %s: configuration file: %w", path, err)
+		}
+		fmt.Fprintf(h, "config\x00%s\x00%x\x00", f, sum)
+		c.Config = append(c.Config, f)
+	}
 	c.ID = hex.EncodeToString(h.Sum(nil))
+	c.Install = append(c.Install, c.Config...)
+	for _, f := range slices.Concat([]string{path}, hashed, configs, configDirs) {
+		c.watch = append(c.watch, watched{f, stampOf(f)})
+	}
+	c.checked.Store(time.Now().UnixNano())
 
 	// What -march=native means here, as the driver hands it to the compiler
 	// proper.
@@ -212,6 +315,44 @@ func ProbeCompiler(ctx context.Context, path string) (*Compiler, error) {
 		c.Native = nativeFingerprint(c.Family, out)
 	}
 	return c, nil
+}
+
+// clangConfigIncludes adds to the configuration files clang named the ones
+// they include (an @file option, relative to the including file), in the
+// order clang reads them. Gentoo's /etc/clang/clang.cfg, for one, is
+// nothing but such includes.
+func clangConfigIncludes(files []string) []string {
+	var out []string
+	seen := map[string]bool{}
+	var add func(f string, depth int)
+	add = func(f string, depth int) {
+		if seen[f] || depth > 10 {
+			return
+		}
+		seen[f] = true
+		out = append(out, f)
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return // hashing it reports the error
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "#") {
+				continue
+			}
+			for _, word := range strings.Fields(line) {
+				if inc, ok := strings.CutPrefix(word, "@"); ok && inc != "" {
+					if !filepath.IsAbs(inc) {
+						inc = filepath.Join(filepath.Dir(f), inc)
+					}
+					add(filepath.Clean(inc), depth+1)
+				}
+			}
+		}
+	}
+	for _, f := range files {
+		add(f, 0)
+	}
+	return out
 }
 
 // gnuTriplet turns a compiler's target (x86_64-pc-linux-gnu) into the
@@ -308,7 +449,9 @@ func hashFile(path string) ([32]byte, error) {
 
 // Compilers is a cache of probed compilers, keyed by the path and the
 // identity of the driver file (device, inode, size, modification time), so a
-// compiler upgrade is noticed at the next use.
+// compiler upgrade is noticed at the next use; an upgrade of another of its
+// programs, libraries or configuration files within compilerRecheck (see
+// Compiler.Changed).
 type Compilers struct {
 	// mu protects the following.
 	mu    sync.Mutex
@@ -335,6 +478,9 @@ func (cs *Compilers) Get(ctx context.Context, path string) (*Compiler, error) {
 		cs.known = make(map[string]*compilerEntry)
 	}
 	e := cs.known[path]
+	if e != nil && e.stamp == stamp && isDone(e.done) && e.c != nil && e.c.Changed() {
+		e = nil
+	}
 	if e == nil || e.stamp != stamp {
 		e = &compilerEntry{stamp: stamp, done: make(chan struct{})}
 		cs.known[path] = e
@@ -349,6 +495,15 @@ func (cs *Compilers) Get(ctx context.Context, path string) (*Compiler, error) {
 		return e.c, e.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
+	}
+}
+
+func isDone(c chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 

@@ -61,17 +61,17 @@ const DefaultStreamIdle = time.Minute
 // Node runs other machines' compiles, each in a private root of its own,
 // confined by package landlock.
 type Node struct {
-	cfg       NodeConfig
-	log       *slog.Logger
-	compilers map[string]*Compiler
-	slots     chan struct{} // held while a job's compiler runs
-	trees     *treePool
-	jobs      atomic.Int32 // jobs admitted and not finished: running, or waiting for a slot with their tree built
-	seq       atomic.Int64 // numbers the jobs in the log
+	cfg   NodeConfig
+	log   *slog.Logger
+	slots chan struct{} // held while a job's compiler runs
+	trees *treePool
+	jobs  atomic.Int32 // jobs admitted and not finished: running, or waiting for a slot with their tree built
+	seq   atomic.Int64 // numbers the jobs in the log
 
 	// mu protects the following.
 	mu         sync.Mutex
-	installSum map[string]Hash       // node files' hashes, for manifest entries over them
+	compilers  map[string]*Compiler  // by identity
+	installSum map[string]installSum // node files' hashes, for manifest entries over them
 	footprints map[string]*footprint // by compiler identity
 	stats      NodeStats
 	active     map[*nodeJob]RunningJob
@@ -115,7 +115,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 			os.RemoveAll(filepath.Join(cfg.WorkDir, e.Name()))
 		}
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, compilers: map[string]*Compiler{}, slots: make(chan struct{}, cfg.Slots), installSum: map[string]Hash{}, footprints: map[string]*footprint{},
+	n := &Node{cfg: cfg, log: cfg.Logger, compilers: map[string]*Compiler{}, slots: make(chan struct{}, cfg.Slots), installSum: map[string]installSum{}, footprints: map[string]*footprint{},
 		active: map[*nodeJob]RunningJob{}, durations: newHistogram(durationBounds), setups: newHistogram(setupBounds),
 		trees: newTreePool(cfg.WorkDir, cfg.Slots+cfg.Queue)}
 	for _, c := range cfg.Compilers {
@@ -126,10 +126,12 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 
 // Compilers lists the compilers this node runs.
 func (n *Node) Compilers() []*Compiler {
+	n.mu.Lock()
 	out := make([]*Compiler, 0, len(n.compilers))
 	for _, c := range n.compilers {
 		out = append(out, c)
 	}
+	n.mu.Unlock()
 	slices.SortFunc(out, func(a, b *Compiler) int { return strings.Compare(a.Path, b.Path) })
 	return out
 }
@@ -229,7 +231,7 @@ func (n *Node) serveJob(ctx context.Context, st *transport.Stream, peer transpor
 	// not told the node is busy.
 	release := sync.OnceFunc(func() { n.jobs.Add(-1) })
 	defer release()
-	job, err := n.admit(&req)
+	job, err := n.admit(ctx, &req)
 	if err != nil {
 		n.count(func(s *NodeStats) { s.Refused++ })
 		n.log.Info("job refused", "peer", peer.Name(), "error", err)
@@ -356,12 +358,54 @@ func (n *Node) receiveBlobs(st *transport.Stream, need []Hash, sizes map[Hash]in
 	return nil
 }
 
+// compiler returns this node's compiler with the identity id. When one of
+// its files has changed since it was identified (an upgrade under the
+// running node), the job is refused, so that its client compiles elsewhere,
+// and the compiler is identified again; its new identity is what the
+// node's peers learn next.
+func (n *Node) compiler(ctx context.Context, id string) (*Compiler, error) {
+	n.mu.Lock()
+	c := n.compilers[id]
+	n.mu.Unlock()
+	if c == nil {
+		return nil, fmt.Errorf("no compiler with identity %s here", short(id))
+	}
+	if !c.Changed() {
+		return c, nil
+	}
+	n.mu.Lock()
+	mine := n.compilers[id] == c
+	if mine {
+		delete(n.compilers, id) // jobs meanwhile are refused as for an unknown compiler
+	}
+	n.mu.Unlock()
+	if mine {
+		nc, err := ProbeCompiler(ctx, c.Path)
+		n.mu.Lock()
+		if err != nil {
+			n.compilers[id] = c // still changed: the next job tries again
+		} else {
+			n.compilers[nc.ID] = nc
+		}
+		n.mu.Unlock()
+		n.log.Info("compiler changed since it was identified", "path", c.Path, "was", c.Short(), "now", short(idOf(nc)), "error", err)
+	}
+	return nil, fmt.Errorf("compiler %s (%s) changed on this node since it was identified", c.Path, c.Short())
+}
+
+func idOf(c *Compiler) string {
+	if c == nil {
+		return ""
+	}
+	return c.ID
+}
+
 // admit validates a job against this node: its compiler, arguments,
 // environment and manifest. Nothing a client sends chooses what runs.
-func (n *Node) admit(req *JobRequest) (*nodeJob, error) {
-	comp := n.compilers[req.Compiler]
-	if comp == nil {
-		return nil, fmt.Errorf("no compiler with identity %s here", short(req.Compiler))
+func (n *Node) admit(ctx context.Context, req *JobRequest) (*nodeJob, error) {
+	comp, err := n.compiler(ctx, req.Compiler)
+	if err != nil {
+		return nil, err
 	}
 	if req.Native != "" && req.Native != comp.Native {
 		return nil, errors.New("-march=native expands differently here")
@@ -582,19 +626,32 @@ func (n *Node) underInstall(c *Compiler, dir string) bool {
 	return false
 }
 
+// installSum is the hash of one version of a file of this node's.
+type installSum struct {
+	stamp cc.FileStamp
+	hash  Hash
+}
+
+// installHash is the hash of a file of this node's, computed once per
+// version of it.
 func (n *Node) installHash(p string) Hash {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return Hash{}
+	}
+	st := cc.StampOf(fi)
 	n.mu.Lock()
-	h, ok := n.installSum[p]
+	s, ok := n.installSum[p]
 	n.mu.Unlock()
-	if ok {
-		return h
+	if ok && s.stamp == st {
+		return s.hash
 	}
 	sum, err := hashFile(p)
 	if err != nil {
 		return Hash{}
 	}
 	n.mu.Lock()
-	n.installSum[p] = sum
+	n.installSum[p] = installSum{st, sum}
 	n.mu.Unlock()
 	return sum
 }
