@@ -381,23 +381,24 @@ func (n *Node) compiler(ctx context.Context, id string) (*Compiler, error) {
 	n.mu.Unlock()
 	if mine {
 		nc, err := ProbeCompiler(ctx, c.Path)
-		n.mu.Lock()
-		if err != nil {
-			n.compilers[id] = c // still changed: the next job tries again
-		} else {
+		switch {
+		case err != nil && ctx.Err() != nil:
+			// The job ended first (its client left, the node stops): the
+			// next job for it tries again.
+			n.mu.Lock()
+			n.compilers[id] = c
+			n.mu.Unlock()
+		case err != nil:
+			// Removed, or broken: not served until the node restarts.
+			n.log.Warn("compiler changed and no longer works: not served until the node restarts", "path", c.Path, "was", c.Short(), "error", err)
+		default:
+			n.mu.Lock()
 			n.compilers[nc.ID] = nc
+			n.mu.Unlock()
+			n.log.Info("compiler changed since it was identified", "path", c.Path, "was", c.Short(), "now", nc.Short())
 		}
-		n.mu.Unlock()
-		n.log.Info("compiler changed since it was identified", "path", c.Path, "was", c.Short(), "now", short(idOf(nc)), "error", err)
 	}
 	return nil, fmt.Errorf("compiler %s (%s) changed on this node since it was identified", c.Path, c.Short())
-}
-
-func idOf(c *Compiler) string {
-	if c == nil {
-		return ""
-	}
-	return c.ID
 }
 
 // admit validates a job against this node: its compiler, arguments,
