@@ -45,6 +45,10 @@ int main(int argc, char **argv)
 			puts(a + 17);
 			return 0;
 		}
+		if (!strncmp(a, "-print-file-name=", 17)) {
+			puts(a + 17); /* as GCC does for a file it does not find */
+			return 0;
+		}
 		if (!strcmp(a, "-print-search-dirs")) {
 			printf("install: %s\nprograms: =%s\n", installdir(), installdir());
 			return 0;
