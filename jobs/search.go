@@ -65,7 +65,7 @@ func (sc *searchCache) dirs(ctx context.Context, comp *Compiler, job *cc.Hello) 
 	args := searchArgs(job.Args)
 	var env []string
 	for _, e := range job.Env {
-		for _, v := range []string{"CPATH=", "C_INCLUDE_PATH=", "CPLUS_INCLUDE_PATH=", "OBJC_INCLUDE_PATH="} {
+		for _, v := range []string{"CPATH=", "C_INCLUDE_PATH=", "CPLUS_INCLUDE_PATH=", "OBJC_INCLUDE_PATH=", "OBJCPLUS_INCLUDE_PATH="} {
 			if strings.HasPrefix(e, v) {
 				env = append(env, e)
 			}

@@ -107,6 +107,9 @@ var matrixCases = []matrixCase{
 	{Name: "ccache-debug-prefix-map-clang", Fixture: "c-basic", Compiler: "clang", Args: []string{"-g", "-fdebug-prefix-map=$ROOT=/src", "-I$ROOT/include", "-c", "$ROOT/src/deep.c", "-o", "out/deep.o"}, Outputs: []string{"out/deep.o"}, Remote: true},
 	{Name: "ccache-debug-compilation-dir-clang", Fixture: "c-basic", Compiler: "clang", Args: []string{"-g", "-fdebug-compilation-dir=.", "-c", "hello.c"}, Outputs: []string{"hello.o"}, Remote: true},
 	// clang 14 ignores SOURCE_DATE_EPOCH, so only GCC gets __DATE__/__TIME__.
+	// clang's CCC_OVERRIDE_OPTIONS edits the command line: a node without
+	// it would compile without -O2.
+	{Name: "ccc-override-options-clang", Fixture: "c-basic", Compiler: "clang", Args: []string{"-c", "hello.c"}, Env: []string{"CCC_OVERRIDE_OPTIONS=+-O2"}, Outputs: []string{"hello.o"}},
 	{Name: "ccache-source-date-epoch-gcc", Fixture: "c-basic", Compiler: "gcc", Args: []string{"-c", "times.c"}, Env: []string{"SOURCE_DATE_EPOCH=1700000000"}, Outputs: []string{"times.o"}, Remote: true},
 	// __TIMESTAMP__ is the source's mtime: the runner must not touch the copy between the two compiles.
 	{Name: "timestamp-mtime-clang", Fixture: "c-basic", Compiler: "clang", Args: []string{"-c", "stamp.c"}, Outputs: []string{"stamp.o"}, Remote: true},
@@ -340,6 +343,7 @@ var matrixCases = []matrixCase{
 	{Name: "objc-debug-md-clang", Fixture: "objc", Compiler: "clang", Args: []string{"-g", "-O2", "-MD", "-x", "objective-c", "-c", "greeter.m", "-o", "greeter.o"}, Outputs: []string{"greeter.o", "greeter.d"}, Remote: true},
 	{Name: "objc-warning-clang", Fixture: "objc", Compiler: "clang", Args: []string{"-Wall", "-c", "warn.m"}, Outputs: []string{"warn.o"}, Remote: true},
 	{Name: "objc-include-path-env-clang", Fixture: "objc", Compiler: "clang", Args: []string{"-c", "envpath.m"}, Env: []string{"OBJC_INCLUDE_PATH=$ROOT/envinc"}, Outputs: []string{"envpath.o"}, Remote: true},
+	{Name: "objcxx-include-path-env-clangxx", Fixture: "objc", Compiler: "clang++", Args: []string{"-c", "envpath.mm"}, Env: []string{"OBJCPLUS_INCLUDE_PATH=$ROOT/envinc"}, Outputs: []string{"envpath.o"}, Remote: true},
 	{Name: "objcxx-clangxx", Fixture: "objc", Compiler: "clang++", Args: []string{"-c", "greeter.mm"}, Outputs: []string{"greeter.o"}, Remote: true},
 
 	// __has_include of a header that exists but is never #included: GCC's

@@ -56,10 +56,13 @@ static const char *const commands[] = {
 /* The environment the agent sees (wrap.Env; TestFrontEnvironment keeps
  * the lists equal). The rest of the user's environment stays here. */
 static const char *const passed_env[] = {
-	"SOURCE_DATE_EPOCH", "PWD", "CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH",
+	"SOURCE_DATE_EPOCH", "PWD", "CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH", "OBJCPLUS_INCLUDE_PATH",
 	"DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES", "LANG", "LC_ALL", "LC_MESSAGES", "LC_CTYPE",
 	"GCC_COLORS", "TZ", "TERM",
 	"GCC_EXEC_PREFIX", "COMPILER_PATH", "LIBRARY_PATH",
+	"CCC_OVERRIDE_OPTIONS", "CLANG_NO_DEFAULT_CONFIG",
+	"CC_PRINT_OPTIONS", "CC_PRINT_HEADERS", "CC_LOG_DIAGNOSTICS", "CC_PRINT_PROC_STAT",
+	"GCC_COMPARE_DEBUG", "GCC_EXTRA_DIAGNOSTIC_OUTPUT",
 	"DISTMESH_FALLBACK", "DISTMESH_LOG",
 	NULL,
 };

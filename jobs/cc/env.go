@@ -11,26 +11,36 @@ import (
 // writes, with the check a node applies to each value. Nothing else of the
 // client's environment reaches a remote compile.
 var compileEnv = map[string]func(string) error{
-	"SOURCE_DATE_EPOCH":   checkEpoch,
-	"PWD":                 checkPWD,
-	"CPATH":               checkPathList,
-	"C_INCLUDE_PATH":      checkPathList,
-	"CPLUS_INCLUDE_PATH":  checkPathList,
-	"OBJC_INCLUDE_PATH":   checkPathList,
-	"DEPENDENCIES_OUTPUT": checkDepsSpec,
-	"SUNPRO_DEPENDENCIES": checkDepsSpec,
-	"LANG":                checkLocale,
-	"LC_ALL":              checkLocale,
-	"LC_MESSAGES":         checkLocale,
-	"LC_CTYPE":            checkLocale,
-	"GCC_COLORS":          checkColors,
-	"TZ":                  checkTZ, // __TIMESTAMP__ is a local time
+	"SOURCE_DATE_EPOCH":     checkEpoch,
+	"PWD":                   checkPWD,
+	"CPATH":                 checkPathList,
+	"C_INCLUDE_PATH":        checkPathList,
+	"CPLUS_INCLUDE_PATH":    checkPathList,
+	"OBJC_INCLUDE_PATH":     checkPathList,
+	"OBJCPLUS_INCLUDE_PATH": checkPathList,
+	"DEPENDENCIES_OUTPUT":   checkDepsSpec,
+	"SUNPRO_DEPENDENCIES":   checkDepsSpec,
+	"LANG":                  checkLocale,
+	"LC_ALL":                checkLocale,
+	"LC_MESSAGES":           checkLocale,
+	"LC_CTYPE":              checkLocale,
+	"GCC_COLORS":            checkColors,
+	"TZ":                    checkTZ, // __TIMESTAMP__ is a local time
 }
 
 // localEnv lists variables that make the driver run or find programs and
-// libraries by the client's own paths: a job with any of them set, even
-// empty, is compiled locally.
-var localEnv = []string{"GCC_EXEC_PREFIX", "COMPILER_PATH", "LIBRARY_PATH"}
+// libraries by the client's own paths, change its options behind the
+// command line's back (clang's CCC_OVERRIDE_OPTIONS edits it;
+// CLANG_NO_DEFAULT_CONFIG skips the configuration files), write files of
+// their own (CC_PRINT_HEADERS and the like) or change how GCC works and
+// reports (GCC_COMPARE_DEBUG, GCC_EXTRA_DIAGNOSTIC_OUTPUT): a job with any
+// of them set, even empty, is compiled locally.
+var localEnv = []string{
+	"GCC_EXEC_PREFIX", "COMPILER_PATH", "LIBRARY_PATH",
+	"CCC_OVERRIDE_OPTIONS", "CLANG_NO_DEFAULT_CONFIG",
+	"CC_PRINT_OPTIONS", "CC_PRINT_HEADERS", "CC_LOG_DIAGNOSTICS", "CC_PRINT_PROC_STAT",
+	"GCC_COMPARE_DEBUG", "GCC_EXTRA_DIAGNOSTIC_OUTPUT",
+}
 
 // CompileEnv picks from env ("NAME=value" entries, the last of duplicates
 // winning, as os/exec does) the variables a remote compile must see,

@@ -28,6 +28,9 @@ func TestCompileEnv(t *testing.T) {
 		{[]string{"GCC_EXEC_PREFIX=/opt/"}, nil, "GCC_EXEC_PREFIX is set"},
 		{[]string{"PWD=/x", "COMPILER_PATH="}, nil, "COMPILER_PATH is set"},
 		{[]string{"LIBRARY_PATH=/usr/lib"}, nil, "LIBRARY_PATH is set"},
+		{[]string{"CCC_OVERRIDE_OPTIONS=+-O2"}, nil, "CCC_OVERRIDE_OPTIONS is set"},
+		{[]string{"CC_PRINT_HEADERS=1", "CC_PRINT_HEADERS_FILE=h.txt"}, nil, "CC_PRINT_HEADERS is set"},
+		{[]string{"OBJCPLUS_INCLUDE_PATH=inc"}, []string{"OBJCPLUS_INCLUDE_PATH=inc"}, ""},
 		{[]string{"SOURCE_DATE_EPOCH=yesterday"}, nil, "SOURCE_DATE_EPOCH has a value a node refuses"},
 		{[]string{"LANG=/tmp/evil"}, nil, "LANG has a value a node refuses"},
 	}
