@@ -466,35 +466,49 @@ type compilerEntry struct {
 }
 
 // Get returns the compiler at path, probing it the first time and again
-// whenever its driver changes.
+// whenever it changes. A probe cut short by its caller's end is not kept:
+// the next call probes again.
 func (cs *Compilers) Get(ctx context.Context, path string) (*Compiler, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("compiler %s: %w", path, err)
 	}
 	stamp := cc.StampOf(fi)
-	cs.mu.Lock()
-	if cs.known == nil {
-		cs.known = make(map[string]*compilerEntry)
-	}
-	e := cs.known[path]
-	if e != nil && e.stamp == stamp && isDone(e.done) && e.c != nil && e.c.Changed() {
-		e = nil
-	}
-	if e == nil || e.stamp != stamp {
-		e = &compilerEntry{stamp: stamp, done: make(chan struct{})}
-		cs.known[path] = e
+	for {
+		cs.mu.Lock()
+		if cs.known == nil {
+			cs.known = make(map[string]*compilerEntry)
+		}
+		e := cs.known[path]
+		if e != nil && e.stamp == stamp && isDone(e.done) && e.c != nil && e.c.Changed() {
+			e = nil
+		}
+		if e == nil || e.stamp != stamp {
+			e = &compilerEntry{stamp: stamp, done: make(chan struct{})}
+			cs.known[path] = e
+			cs.mu.Unlock()
+			e.c, e.err = ProbeCompiler(ctx, path)
+			if e.err != nil && ctx.Err() != nil {
+				e.err = ctx.Err()
+				cs.mu.Lock()
+				if cs.known[path] == e {
+					delete(cs.known, path)
+				}
+				cs.mu.Unlock()
+			}
+			close(e.done)
+			return e.c, e.err
+		}
 		cs.mu.Unlock()
-		e.c, e.err = ProbeCompiler(ctx, path)
-		close(e.done)
+		select {
+		case <-e.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if e.err != nil && (errors.Is(e.err, context.Canceled) || errors.Is(e.err, context.DeadlineExceeded)) {
+			continue // another caller's probe, cut short by its end
+		}
 		return e.c, e.err
-	}
-	cs.mu.Unlock()
-	select {
-	case <-e.done:
-		return e.c, e.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
 	}
 }
 

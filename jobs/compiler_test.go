@@ -132,3 +132,26 @@ func TestCompilerConfigChanges(t *testing.T) {
 		t.Fatalf("a job for the identity before the edit ran: %v", a)
 	}
 }
+
+// TestCompilersProbeCutShort: a probe cut short by its caller's end (a
+// wrapper interrupted during a build's first compile) is not remembered as
+// the compiler's failure: the next job probes again and gets it.
+func TestCompilersProbeCutShort(t *testing.T) {
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("gcc is not installed")
+	}
+	var cs Compilers
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := cs.Get(ctx, gcc); err == nil {
+		t.Fatal("a probe with its context cancelled succeeded: the test would prove nothing")
+	}
+	c, err := cs.Get(context.Background(), gcc)
+	if err != nil {
+		t.Fatalf("after a probe cut short, the next one: %v", err)
+	}
+	if c.ID == "" {
+		t.Fatal("a compiler without an identity")
+	}
+}
