@@ -777,12 +777,18 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 			}
 		}
 	}
-	quote, bracket, err := a.search.dirs(ctx, comp, h)
+	sp, err := a.search.dirs(ctx, comp, h)
 	if err != nil {
 		return in.m, err
 	}
+	quote, bracket := sp.quote, sp.bracket
 	for _, d := range append(slices.Clone(quote), bracket...) {
 		in.w.addDir(d)
+	}
+	// Looked up so that the manifest's checks include them: a directory
+	// that appears on the path later changes what the compiler reads.
+	for _, d := range sp.absent {
+		in.w.resolve(d)
 	}
 	lookup := func(phys string, fi fs.FileInfo) (*directives, bool) {
 		if k, ok := in.known[phys]; ok {

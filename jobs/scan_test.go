@@ -36,12 +36,12 @@ func scanFor(t *testing.T, compiler, dir string, args []string) (map[string]bool
 	}
 	h := &cc.Hello{Args: args, Lang: a.Lang, Dir: dir, Source: a.Source, Includes: cc.ForcedIncludes(args)}
 	var sc searchCache
-	quote, bracket, err := sc.dirs(context.Background(), comp, h)
+	sp, err := sc.dirs(context.Background(), comp, h)
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := newWalker(dir)
-	s := newScan(w, quote, bracket, func(phys string, fi fs.FileInfo) (*directives, bool) {
+	s := newScan(w, sp.quote, sp.bracket, func(phys string, fi fs.FileInfo) (*directives, bool) {
 		b, err := os.ReadFile(phys)
 		if err != nil {
 			t.Fatal(err)
@@ -377,4 +377,57 @@ func TestDirOfClean(t *testing.T) {
 			t.Errorf("cc.DirOf(%q) = %q, want path.Dir's %q", p, got, want)
 		}
 	}
+}
+
+// TestSearchDirAppears: an include directory that does not exist at a
+// unit's first compile (-Igen, before a build step makes gen/) is left out
+// of the search path the compiler prints. When it appears with a header
+// that shadows a later one, the cached manifest of a unit already built,
+// another unit's first scan and a unit's scan from scratch all ship the
+// header gcc -M says the compiler reads.
+func TestSearchDirAppears(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed")
+	}
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"src/config.h": "#define V 1\n",
+		"x.c":          "#include <config.h>\nint x = V;\n",
+		"y.c":          "#include <config.h>\nint y = V;\n",
+	})
+	args := func(src string) []string { return []string{"-Igen", "-Isrc", "-c", src} }
+	g := newGatherer(t, dir, args("x.c")...)
+	check := func(what, src string, cached bool) {
+		t.Helper()
+		g.job(t, dir, args(src)...)
+		var es []Entry
+		var err error
+		if cached {
+			var m *manifest
+			m, err = g.a.gatherInputs(context.Background(), nil, g.comp, g.h, g.who, true)
+			if m != nil {
+				es = m.entries
+				m.close()
+			}
+		} else {
+			es, err = g.gather()
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		got := map[string]bool{}
+		for _, e := range es {
+			got[e.Path] = true
+		}
+		for _, d := range depsFor(t, "gcc", dir, args(src)) {
+			if !got[d] {
+				t.Errorf("%s: the manifest lacks %s, which gcc reads", what, d)
+			}
+		}
+	}
+	check("x.c before gen/", "x.c", false)
+	writeTree(t, dir, map[string]string{"gen/config.h": "#define V 2\n"})
+	check("x.c's cached manifest after gen/ appeared", "x.c", true)
+	check("y.c's first scan", "y.c", true)
+	check("x.c scanned from scratch", "x.c", false)
 }

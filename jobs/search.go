@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -23,6 +24,22 @@ type searchCache struct {
 
 type searchPath struct {
 	quote, bracket []string
+	// absent are the directories the compiler left out of the path for
+	// not existing ("ignoring nonexistent directory"). Where one would
+	// stand, cpp -v does not say: when one appears (a build step creates
+	// gen/ after a first compile with -Igen), the path is asked again.
+	absent []string
+}
+
+// holds reports whether every directory left out of the path is still
+// not there.
+func (sp *searchPath) holds() bool {
+	for _, d := range sp.absent {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
+			return false
+		}
+	}
+	return true
 }
 
 // searchOptions are the options that change where the preprocessor looks,
@@ -58,10 +75,10 @@ func searchArgs(args []string) []string {
 	return out
 }
 
-// dirs returns the quote and bracket include directories the compiler
-// searches for job, asking the compiler itself (cpp -v) once per distinct
-// set of search options.
-func (sc *searchCache) dirs(ctx context.Context, comp *Compiler, job *cc.Hello) (quote, bracket []string, err error) {
+// dirs returns the include search path the compiler uses for job, asking
+// the compiler itself (cpp -v) once per distinct set of search options, and
+// again when a directory it left out for not existing has appeared.
+func (sc *searchCache) dirs(ctx context.Context, comp *Compiler, job *cc.Hello) (searchPath, error) {
 	args := searchArgs(job.Args)
 	var env []string
 	for _, e := range job.Env {
@@ -75,8 +92,8 @@ func (sc *searchCache) dirs(ctx context.Context, comp *Compiler, job *cc.Hello) 
 	sc.mu.Lock()
 	sp, ok := sc.m[key]
 	sc.mu.Unlock()
-	if ok {
-		return sp.quote, sp.bracket, nil
+	if ok && sp.holds() {
+		return sp, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -90,7 +107,7 @@ func (sc *searchCache) dirs(ctx context.Context, comp *Compiler, job *cc.Hello) 
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return nil, nil, fmt.Errorf("include search path: %s -E -v: %v: %s", comp.Path, err, firstLine(stderr.String()))
+		return searchPath{}, fmt.Errorf("include search path: %s -E -v: %v: %s", comp.Path, err, firstLine(stderr.String()))
 	}
 	sp = parseSearchPath(stderr.String(), job.Dir)
 	sc.mu.Lock()
@@ -99,15 +116,25 @@ func (sc *searchCache) dirs(ctx context.Context, comp *Compiler, job *cc.Hello) 
 	}
 	sc.m[key] = sp
 	sc.mu.Unlock()
-	return sp.quote, sp.bracket, nil
+	return sp, nil
 }
 
 // parseSearchPath reads the search lists that cpp -v prints.
 func parseSearchPath(out, dir string) searchPath {
 	var sp searchPath
 	var cur *[]string
+	abs := func(d string) string {
+		if !filepath.IsAbs(d) {
+			// Not cleaned: "dir/.." must be walked, not folded.
+			d = dir + "/" + d
+		}
+		return d
+	}
 	for _, line := range strings.Split(out, "\n") {
 		switch {
+		case strings.HasPrefix(line, `ignoring nonexistent directory "`) && strings.HasSuffix(line, `"`):
+			d := strings.TrimSuffix(strings.TrimPrefix(line, `ignoring nonexistent directory "`), `"`)
+			sp.absent = append(sp.absent, abs(d))
 		case strings.HasPrefix(line, `#include "..." search starts here:`):
 			cur = &sp.quote
 		case strings.HasPrefix(line, `#include <...> search starts here:`):
@@ -117,11 +144,7 @@ func parseSearchPath(out, dir string) searchPath {
 		case cur != nil && strings.HasPrefix(line, " "):
 			d := strings.TrimSpace(line)
 			d = strings.TrimSuffix(d, " (framework directory)")
-			if !filepath.IsAbs(d) {
-				// Not cleaned: "dir/.." must be walked, not folded.
-				d = dir + "/" + d
-			}
-			*cur = append(*cur, d)
+			*cur = append(*cur, abs(d))
 		}
 	}
 	return sp
