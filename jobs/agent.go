@@ -217,6 +217,24 @@ func (a *Agent) Run(ctx context.Context) error {
 			}
 		}
 	}()
+	if n := a.cfg.Node; n != nil {
+		// A compiler upgraded under the running node: its peers learn the
+		// new identity at the next status exchange.
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			t := time.NewTicker(pollInterval)
+			defer t.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+					n.Refresh(ctx)
+				}
+			}
+		}()
+	}
 	for {
 		c, err := ln.AcceptUnix()
 		if err != nil {

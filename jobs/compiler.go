@@ -54,7 +54,7 @@ type Compiler struct {
 	// the directories a new configuration file would appear in. Changed
 	// compares it with the file system.
 	watch   []watched
-	checked atomic.Int64 // when watch was last compared, in Unix nanoseconds
+	checked atomic.Int64 // when watch was last compared (monoNow)
 	gone    atomic.Bool  // a comparison found a difference: the identity is stale
 }
 
@@ -72,9 +72,22 @@ func stampOf(path string) cc.FileStamp {
 }
 
 // compilerRecheck is how often Changed compares a compiler's files with
-// what its identity was computed from. An upgrade under a running node or
-// agent is noticed within this interval.
-var compilerRecheck = time.Second
+// what its identity was computed from, in nanoseconds. An upgrade under a
+// running node or agent is noticed within this interval.
+var compilerRecheck atomic.Int64
+
+// compilerRetry is how long a compiler that failed to probe is taken as
+// failed before it is probed again (it may have been caught half
+// upgraded).
+const compilerRetry = 10 * time.Second
+
+func init() { compilerRecheck.Store(int64(time.Second)) }
+
+// monoStart and monoNow give a monotonic clock as nanoseconds: a wall
+// clock set back would stop the checks until it caught up.
+var monoStart = time.Now()
+
+func monoNow() int64 { return int64(time.Since(monoStart)) }
 
 // Changed reports whether a file the identity was computed from has
 // changed (an upgrade: dpkg replaces files, which changes their inode and
@@ -85,9 +98,9 @@ func (c *Compiler) Changed() bool {
 	if c.gone.Load() {
 		return true
 	}
-	now := time.Now().UnixNano()
+	now := monoNow()
 	last := c.checked.Load()
-	if now-last < int64(compilerRecheck) || !c.checked.CompareAndSwap(last, now) {
+	if now-last < compilerRecheck.Load() || !c.checked.CompareAndSwap(last, now) {
 		return false
 	}
 	for _, w := range c.watch {
@@ -257,6 +270,12 @@ func ProbeCompiler(ctx context.Context, path string) (*Compiler, error) {
 		return nil, fmt.Errorf("compiler %s: %w", path, err)
 	}
 	if c.Family == cc.FamilyClang {
+		// Every .cfg where clang looks, not only the one it read here: a
+		// job's --target or driver mode may select another.
+		for _, d := range configDirs {
+			more, _ := filepath.Glob(filepath.Join(d, "*.cfg"))
+			configs = append(configs, more...)
+		}
 		configs = clangConfigIncludes(configs)
 	}
 	c.Install = append(closure, dirs...)
@@ -280,6 +299,11 @@ func ProbeCompiler(ctx context.Context, path string) (*Compiler, error) {
 	}
 	slices.Sort(hashed)
 	hashed = slices.Compact(hashed)
+	// The versions hashed below, taken before they are read: a file
+	// replaced meanwhile is then noticed by Changed.
+	for _, f := range slices.Concat([]string{path}, hashed, configs, configDirs) {
+		c.watch = append(c.watch, watched{f, stampOf(f)})
+	}
 	for _, f := range hashed {
 		sum, err := hashFile(f)
 		if err != nil {
@@ -304,10 +328,7 @@ func ProbeCompiler(ctx context.Context, path string) (*Compiler, error) {
 	}
 	c.ID = hex.EncodeToString(h.Sum(nil))
 	c.Install = append(c.Install, c.Config...)
-	for _, f := range slices.Concat([]string{path}, hashed, configs, configDirs) {
-		c.watch = append(c.watch, watched{f, stampOf(f)})
-	}
-	c.checked.Store(time.Now().UnixNano())
+	c.checked.Store(monoNow())
 
 	// What -march=native means here, as the driver hands it to the compiler
 	// proper.
@@ -451,7 +472,8 @@ func hashFile(path string) ([32]byte, error) {
 // identity of the driver file (device, inode, size, modification time), so a
 // compiler upgrade is noticed at the next use; an upgrade of another of its
 // programs, libraries or configuration files within compilerRecheck (see
-// Compiler.Changed).
+// Compiler.Changed). A compiler that failed to probe is probed again after
+// compilerRetry.
 type Compilers struct {
 	// mu protects the following.
 	mu    sync.Mutex
@@ -462,7 +484,20 @@ type compilerEntry struct {
 	stamp cc.FileStamp
 	c     *Compiler
 	err   error
+	at    int64 // when the probe ended (monoNow)
 	done  chan struct{}
+}
+
+// stale reports whether a finished probe must be made again: the compiler
+// changed, or it failed more than compilerRetry ago.
+func (e *compilerEntry) stale() bool {
+	switch {
+	case !isDone(e.done):
+		return false
+	case e.err != nil:
+		return monoNow()-e.at >= int64(compilerRetry)
+	}
+	return e.c.Changed()
 }
 
 // Get returns the compiler at path, probing it the first time and again
@@ -476,38 +511,41 @@ func (cs *Compilers) Get(ctx context.Context, path string) (*Compiler, error) {
 	stamp := cc.StampOf(fi)
 	for {
 		cs.mu.Lock()
+		e := cs.known[path]
+		cs.mu.Unlock()
+		if e != nil && e.stamp == stamp && !e.stale() {
+			select {
+			case <-e.done:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			if errors.Is(e.err, context.Canceled) || errors.Is(e.err, context.DeadlineExceeded) {
+				continue // another caller's probe, cut short by its end
+			}
+			return e.c, e.err
+		}
+		cs.mu.Lock()
+		if cs.known[path] != e {
+			cs.mu.Unlock()
+			continue // another caller got there first
+		}
 		if cs.known == nil {
 			cs.known = make(map[string]*compilerEntry)
 		}
-		e := cs.known[path]
-		if e != nil && e.stamp == stamp && isDone(e.done) && e.c != nil && e.c.Changed() {
-			e = nil
-		}
-		if e == nil || e.stamp != stamp {
-			e = &compilerEntry{stamp: stamp, done: make(chan struct{})}
-			cs.known[path] = e
-			cs.mu.Unlock()
-			e.c, e.err = ProbeCompiler(ctx, path)
-			if e.err != nil && ctx.Err() != nil {
-				e.err = ctx.Err()
-				cs.mu.Lock()
-				if cs.known[path] == e {
-					delete(cs.known, path)
-				}
-				cs.mu.Unlock()
-			}
-			close(e.done)
-			return e.c, e.err
-		}
+		e = &compilerEntry{stamp: stamp, done: make(chan struct{})}
+		cs.known[path] = e
 		cs.mu.Unlock()
-		select {
-		case <-e.done:
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		e.c, e.err = ProbeCompiler(ctx, path)
+		e.at = monoNow()
+		if e.err != nil && ctx.Err() != nil {
+			e.err = ctx.Err()
+			cs.mu.Lock()
+			if cs.known[path] == e {
+				delete(cs.known, path)
+			}
+			cs.mu.Unlock()
 		}
-		if e.err != nil && (errors.Is(e.err, context.Canceled) || errors.Is(e.err, context.DeadlineExceeded)) {
-			continue // another caller's probe, cut short by its end
-		}
+		close(e.done)
 		return e.c, e.err
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // clangCopy makes a clang installation of its own: the driver copied into
@@ -68,16 +67,23 @@ func clangCopy(t *testing.T) (driver, bin string) {
 	return driver, bin
 }
 
+// recheckAlways makes Compiler.Changed compare every time, for the test.
+func recheckAlways(t *testing.T) {
+	old := compilerRecheck.Swap(0)
+	t.Cleanup(func() { compilerRecheck.Store(old) })
+}
+
 // TestCompilerConfigChanges: clang's configuration files are part of its
 // identity, and a change to them under a running agent or node is noticed.
 // A configuration file that appears beside the driver, one it includes
-// with @file and an edit of that one each give the compiler a new
-// identity, on the client (Compilers) and on the node, which refuses jobs
-// for the identity it had and serves the new one with the files in its
-// sandbox.
+// with @file, an edit of that one and a .cfg only another --target would
+// read each give the compiler a new identity, on the client (Compilers)
+// and on the node, which refuses jobs for the identity it had, serves the
+// new one with the files in its sandbox, and tells its peers (Refresh)
+// without waiting for a job. A directory that changed without changing the
+// identity does not cost a job.
 func TestCompilerConfigChanges(t *testing.T) {
-	defer func(d time.Duration) { compilerRecheck = d }(compilerRecheck)
-	compilerRecheck = 0
+	recheckAlways(t)
 	driver, bin := clangCopy(t)
 	ctx := context.Background()
 	var cs Compilers
@@ -88,8 +94,16 @@ func TestCompilerConfigChanges(t *testing.T) {
 	if len(c1.Config) != 0 {
 		t.Fatalf("before any configuration file: %v", c1.Config)
 	}
-	n := startNode(t, []*Compiler{c1}, nil)
+	// The node probes its compilers itself, as distmesh join does.
+	nc1, err := ProbeCompiler(ctx, driver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, []*Compiler{nc1}, nil)
 	n.checkServes(t, c1)
+	serves := func(id string) bool {
+		return slices.ContainsFunc(n.node.Compilers(), func(c *Compiler) bool { return c.ID == id })
+	}
 
 	cfg, common := driver+".cfg", filepath.Join(bin, "common.cfg")
 	if err := os.WriteFile(cfg, []byte("# distmesh test\n@common.cfg\n"), 0o644); err != nil {
@@ -109,12 +123,14 @@ func TestCompilerConfigChanges(t *testing.T) {
 	if a.Err == nil || !strings.Contains(a.Err.Error(), "changed on this node") {
 		t.Fatalf("a job for the identity the node's clang had before its configuration changed: %v, want it refused", a)
 	}
-	if !slices.ContainsFunc(n.node.Compilers(), func(c *Compiler) bool { return c.ID == c2.ID }) {
+	if !serves(c2.ID) {
 		t.Fatalf("the node's compilers after the change are not the client's %s", c2.Short())
 	}
 	// ANSWER is defined only by the included file: the node's clang read it.
-	job := newManifest().file(secDir+"/x.c", []byte("int answer(void) { return ANSWER; }\n")).job(c2, secDir, "-c", "x.c", "-o", "x.o")
-	if a := n.send(t, job); a.Err != nil || a.Result.Exit != 0 {
+	job := func(c *Compiler) *secJob {
+		return newManifest().file(secDir+"/x.c", []byte("int answer(void) { return ANSWER; }\n")).job(c, secDir, "-c", "x.c", "-o", "x.o")
+	}
+	if a := n.send(t, job(c2)); a.Err != nil || a.Result.Exit != 0 {
 		t.Fatalf("a job for the new identity: %v", a)
 	}
 
@@ -128,8 +144,107 @@ func TestCompilerConfigChanges(t *testing.T) {
 	if c3.ID == c2.ID {
 		t.Fatalf("an edit of the included %s did not change the identity", common)
 	}
-	if a := n.send(t, job); a.Err == nil {
+	n.node.Refresh(ctx)
+	if !serves(c3.ID) || serves(c2.ID) {
+		t.Fatalf("after Refresh the node serves %v, want the edited configuration's %s", compilerInfos(n.node.Compilers()), c3.Short())
+	}
+	if a := n.send(t, job(c2)); a.Err == nil {
 		t.Fatalf("a job for the identity before the edit ran: %v", a)
+	}
+
+	other := filepath.Join(bin, "aarch64-linux-gnu-clang.cfg")
+	if err := os.WriteFile(other, []byte("-DANSWER=9\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c4, err := cs.Get(ctx, driver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c4.ID == c3.ID || !slices.Contains(c4.Config, other) {
+		t.Fatalf("a .cfg for another target: identity %s (was %s), configuration files %v", c4.Short(), c3.Short(), c4.Config)
+	}
+	n.node.Refresh(ctx)
+
+	// A file that is no configuration changes the directory, not the
+	// identity: the job is served.
+	if err := os.WriteFile(filepath.Join(bin, "README"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if a := n.send(t, job(c4)); a.Err != nil || a.Result.Exit != 0 {
+		t.Fatalf("a job after an unrelated file appeared beside the driver: %v", a)
+	}
+}
+
+// TestCompilerSpecsFile: a GCC specs file in the compiler's installation
+// is part of its identity, and without one the identity is what it was.
+// The compiler is testdata/fakecc, which finds a specs file beside itself
+// as GCC does in its installation directory.
+func TestCompilerSpecsFile(t *testing.T) {
+	recheckAlways(t)
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("gcc is not installed")
+	}
+	dir := t.TempDir()
+	fake := filepath.Join(dir, "fakecc")
+	if out, err := exec.Command(gcc, "-O2", "-o", fake, filepath.Join("..", "testdata", "fakecc", "fakecc.c")).CombinedOutput(); err != nil {
+		t.Fatalf("build fakecc: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	var cs Compilers
+	c1, err := cs.Get(ctx, fake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	specs := filepath.Join(dir, "specs")
+	if err := os.WriteFile(specs, []byte("*cc1:\n-fno-common\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := cs.Get(ctx, fake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c2.ID == c1.ID || !slices.Equal(c2.Config, []string{specs}) || !slices.Contains(c2.Install, specs) {
+		t.Fatalf("with %s: identity %s (was %s), configuration files %v", specs, c2.Short(), c1.Short(), c2.Config)
+	}
+	if err := os.Remove(specs); err != nil {
+		t.Fatal(err)
+	}
+	c3, err := cs.Get(ctx, fake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c3.ID != c1.ID || len(c3.Config) != 0 {
+		t.Fatalf("without the specs file again: identity %s, want %s; configuration files %v", c3.Short(), c1.Short(), c3.Config)
+	}
+}
+
+// TestCompilerChangedRateLimited: Changed compares a compiler's files at
+// most once per compilerRecheck, and once it has seen a change it says so
+// for good, even if the file comes back.
+func TestCompilerChangedRateLimited(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "cc1")
+	if err := os.WriteFile(f, []byte("one"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := &Compiler{watch: []watched{{f, stampOf(f)}}}
+	c.checked.Store(monoNow())
+	if err := os.WriteFile(f+".new", []byte("two"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(f+".new", f); err != nil { // as dpkg replaces a file
+		t.Fatal(err)
+	}
+	if c.Changed() {
+		t.Fatal("Changed compared the files again within compilerRecheck")
+	}
+	c.checked.Store(monoNow() - compilerRecheck.Load())
+	if !c.Changed() {
+		t.Fatal("a replaced file went unnoticed")
+	}
+	c.watch[0].stamp = stampOf(f)
+	if !c.Changed() {
+		t.Fatal("Changed forgot the change it had seen")
 	}
 }
 

@@ -71,6 +71,7 @@ type Node struct {
 	// mu protects the following.
 	mu         sync.Mutex
 	compilers  map[string]*Compiler  // by identity
+	broken     map[string]int64      // compilers that changed and failed to probe, by path: when last tried (monoNow)
 	installSum map[string]installSum // node files' hashes, for manifest entries over them
 	footprints map[string]*footprint // by compiler identity
 	stats      NodeStats
@@ -115,7 +116,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 			os.RemoveAll(filepath.Join(cfg.WorkDir, e.Name()))
 		}
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, compilers: map[string]*Compiler{}, slots: make(chan struct{}, cfg.Slots), installSum: map[string]installSum{}, footprints: map[string]*footprint{},
+	n := &Node{cfg: cfg, log: cfg.Logger, compilers: map[string]*Compiler{}, slots: make(chan struct{}, cfg.Slots), installSum: map[string]installSum{}, broken: map[string]int64{}, footprints: map[string]*footprint{},
 		active: map[*nodeJob]RunningJob{}, durations: newHistogram(durationBounds), setups: newHistogram(setupBounds),
 		trees: newTreePool(cfg.WorkDir, cfg.Slots+cfg.Queue)}
 	for _, c := range cfg.Compilers {
@@ -360,9 +361,8 @@ func (n *Node) receiveBlobs(st *transport.Stream, need []Hash, sizes map[Hash]in
 
 // compiler returns this node's compiler with the identity id. When one of
 // its files has changed since it was identified (an upgrade under the
-// running node), the job is refused, so that its client compiles elsewhere,
-// and the compiler is identified again; its new identity is what the
-// node's peers learn next.
+// running node), it is identified again; a job for an identity that is
+// gone is refused, so that its client compiles elsewhere.
 func (n *Node) compiler(ctx context.Context, id string) (*Compiler, error) {
 	n.mu.Lock()
 	c := n.compilers[id]
@@ -373,32 +373,78 @@ func (n *Node) compiler(ctx context.Context, id string) (*Compiler, error) {
 	if !c.Changed() {
 		return c, nil
 	}
-	n.mu.Lock()
-	mine := n.compilers[id] == c
-	if mine {
-		delete(n.compilers, id) // jobs meanwhile are refused as for an unknown compiler
-	}
-	n.mu.Unlock()
-	if mine {
-		nc, err := ProbeCompiler(ctx, c.Path)
-		switch {
-		case err != nil && ctx.Err() != nil:
-			// The job ended first (its client left, the node stops): the
-			// next job for it tries again.
-			n.mu.Lock()
-			n.compilers[id] = c
-			n.mu.Unlock()
-		case err != nil:
-			// Removed, or broken: not served until the node restarts.
-			n.log.Warn("compiler changed and no longer works: not served until the node restarts", "path", c.Path, "was", c.Short(), "error", err)
-		default:
-			n.mu.Lock()
-			n.compilers[nc.ID] = nc
-			n.mu.Unlock()
-			n.log.Info("compiler changed since it was identified", "path", c.Path, "was", c.Short(), "now", nc.Short())
-		}
+	if nc := n.reprobe(ctx, c); nc != nil && nc.ID == id {
+		return nc, nil // a file touched, not changed
 	}
 	return nil, fmt.Errorf("compiler %s (%s) changed on this node since it was identified", c.Path, c.Short())
+}
+
+// Refresh identifies again the compilers that changed and retries the ones
+// that failed to, so that what the node tells its peers is what it runs.
+// The agent calls it every few seconds.
+func (n *Node) Refresh(ctx context.Context) {
+	for _, c := range n.Compilers() {
+		if c.Changed() {
+			n.reprobe(ctx, c)
+		}
+	}
+	n.mu.Lock()
+	var retry []string
+	for p, at := range n.broken {
+		if monoNow()-at >= int64(compilerRetry) {
+			retry = append(retry, p)
+		}
+	}
+	n.mu.Unlock()
+	for _, p := range retry {
+		nc, err := ProbeCompiler(ctx, p)
+		if ctx.Err() != nil {
+			return
+		}
+		n.mu.Lock()
+		if err != nil {
+			n.broken[p] = monoNow()
+		} else {
+			delete(n.broken, p)
+			n.compilers[nc.ID] = nc
+		}
+		n.mu.Unlock()
+		if err == nil {
+			n.log.Info("compiler works again", "path", p, "id", nc.Short())
+		}
+	}
+}
+
+// reprobe identifies c's compiler again and serves it under its new
+// identity. It returns the compiler as it is now, or nil: it does not
+// work now (tried again by Refresh), or another caller is on it.
+func (n *Node) reprobe(ctx context.Context, c *Compiler) *Compiler {
+	n.mu.Lock()
+	mine := n.compilers[c.ID] == c
+	if mine {
+		delete(n.compilers, c.ID) // jobs meanwhile are refused as for an unknown compiler
+	}
+	n.mu.Unlock()
+	if !mine {
+		return nil
+	}
+	nc, err := ProbeCompiler(ctx, c.Path)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	switch {
+	case err != nil && ctx.Err() != nil:
+		n.compilers[c.ID] = c // cut short (the job ended, the node stops): the next caller tries again
+		return nil
+	case err != nil:
+		n.broken[c.Path] = monoNow()
+		n.log.Warn("compiler changed and does not work now: not served until it does (tried every 10 s)", "path", c.Path, "was", c.Short(), "error", err)
+		return nil
+	}
+	n.compilers[nc.ID] = nc
+	if nc.ID != c.ID {
+		n.log.Info("compiler changed since it was identified", "path", c.Path, "was", c.Short(), "now", nc.Short())
+	}
+	return nc
 }
 
 // admit validates a job against this node: its compiler, arguments,

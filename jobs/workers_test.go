@@ -26,8 +26,9 @@ func workerLoops() int {
 // goroutine; pieces at once get one each; close waits for the busy ones and
 // ends the idle ones, leaving no goroutine behind.
 func TestWorkers(t *testing.T) {
-	if n := workerLoops(); n != 0 {
-		t.Fatalf("before the test: %d worker goroutines of earlier tests still run", n)
+	// An earlier test's idle workers end within workerIdle.
+	if !waitFor(2*workerIdle, func() bool { return workerLoops() == 0 }) {
+		t.Fatalf("before the test: %d worker goroutines of earlier tests still run", workerLoops())
 	}
 	w := newWorkers()
 	for range 10 {

@@ -53,8 +53,8 @@ static const char *const commands[] = {
 	"init", "join", "keys", "status", "peers", "top", "masquerade", "doctor", "help", NULL,
 };
 
-/* The environment the agent sees (wrap.Env; TestFrontEnvironment keeps
- * the lists equal). The rest of the user's environment stays here. */
+/* The environment the agent sees (wrap.Env; TestFrontJob keeps the lists
+ * equal). The rest of the user's environment stays here. */
 static const char *const passed_env[] = {
 	"SOURCE_DATE_EPOCH", "PWD", "CPATH", "C_INCLUDE_PATH", "CPLUS_INCLUDE_PATH", "OBJC_INCLUDE_PATH", "OBJCPLUS_INCLUDE_PATH",
 	"DEPENDENCIES_OUTPUT", "SUNPRO_DEPENDENCIES", "LANG", "LC_ALL", "LC_MESSAGES", "LC_CTYPE",

@@ -46,7 +46,11 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		if (!strncmp(a, "-print-file-name=", 17)) {
-			puts(a + 17); /* as GCC does for a file it does not find */
+			/* As GCC does: the file's path when it is in the
+			 * installation, else its bare name. */
+			char path[8192];
+			snprintf(path, sizeof path, "%s%s", installdir(), a + 17);
+			puts(access(path, F_OK) == 0 ? path : a + 17);
 			return 0;
 		}
 		if (!strcmp(a, "-print-search-dirs")) {
