@@ -107,6 +107,9 @@ var matrixCases = []matrixCase{
 	{Name: "ccache-debug-prefix-map-clang", Fixture: "c-basic", Compiler: "clang", Args: []string{"-g", "-fdebug-prefix-map=$ROOT=/src", "-I$ROOT/include", "-c", "$ROOT/src/deep.c", "-o", "out/deep.o"}, Outputs: []string{"out/deep.o"}, Remote: true},
 	{Name: "ccache-debug-compilation-dir-clang", Fixture: "c-basic", Compiler: "clang", Args: []string{"-g", "-fdebug-compilation-dir=.", "-c", "hello.c"}, Outputs: []string{"hello.o"}, Remote: true},
 	// clang 14 ignores SOURCE_DATE_EPOCH, so only GCC gets __DATE__/__TIME__.
+	// LANGUAGE picks the messages' language before LANG: the assembler's
+	// warning is in Spanish (binutils-common has the catalogue).
+	{Name: "language-env-gcc", Fixture: "c-basic", Compiler: "gcc", Args: []string{"-c", "asmwarn.c"}, Env: []string{"LANG=C.UTF-8", "LANGUAGE=es"}, Outputs: []string{"asmwarn.o"}, Remote: true},
 	// clang's CCC_OVERRIDE_OPTIONS edits the command line: a node without
 	// it would compile without -O2.
 	{Name: "ccc-override-options-clang", Fixture: "c-basic", Compiler: "clang", Args: []string{"-c", "hello.c"}, Env: []string{"CCC_OVERRIDE_OPTIONS=+-O2"}, Outputs: []string{"hello.o"}},

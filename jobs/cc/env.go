@@ -24,7 +24,10 @@ var compileEnv = map[string]func(string) error{
 	"LC_ALL":                checkLocale,
 	"LC_MESSAGES":           checkLocale,
 	"LC_CTYPE":              checkLocale,
+	"LANGUAGE":              checkLanguage, // gettext's list of message languages, before LANG
 	"GCC_COLORS":            checkColors,
+	"GCC_URLS":              checkURLs,
+	"TERM_URLS":             checkURLs,
 	"TZ":                    checkTZ, // __TIMESTAMP__ is a local time
 }
 
@@ -40,6 +43,11 @@ var localEnv = []string{
 	"CCC_OVERRIDE_OPTIONS", "CLANG_NO_DEFAULT_CONFIG",
 	"CC_PRINT_OPTIONS", "CC_PRINT_HEADERS", "CC_LOG_DIAGNOSTICS", "CC_PRINT_PROC_STAT",
 	"GCC_COMPARE_DEBUG", "GCC_EXTRA_DIAGNOSTIC_OUTPUT",
+	// Where the C library finds time zones, locales and character set
+	// converters: the client's own files.
+	"TZDIR", "LOCPATH", "GCONV_PATH",
+	// clang: the producer string of LTO objects; a forced crash report.
+	"LLVM_OVERRIDE_PRODUCER", "FORCE_CLANG_DIAGNOSTICS_CRASH",
 }
 
 // CompileEnv picks from env ("NAME=value" entries, the last of duplicates
@@ -167,6 +175,25 @@ func checkLocale(v string) error {
 		return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || isDigit(c) || strings.IndexByte("_.@+-", c) >= 0
 	}) {
 		return fmt.Errorf("not a locale name")
+	}
+	return nil
+}
+
+// checkLanguage accepts LANGUAGE: locale names separated by colons.
+func checkLanguage(v string) error {
+	for l := range strings.SplitSeq(v, ":") {
+		if checkLocale(l) != nil {
+			return fmt.Errorf("not a colon-separated list of locale names")
+		}
+	}
+	return nil
+}
+
+// checkURLs accepts GCC_URLS and TERM_URLS: how GCC marks links in its
+// diagnostics ("no", "st", "bel"), or "".
+func checkURLs(v string) error {
+	if len(v) > 8 || !only(v, func(c byte) bool { return 'a' <= c && c <= 'z' }) {
+		return fmt.Errorf("not a word")
 	}
 	return nil
 }

@@ -31,6 +31,10 @@ func TestCompileEnv(t *testing.T) {
 		{[]string{"CCC_OVERRIDE_OPTIONS=+-O2"}, nil, "CCC_OVERRIDE_OPTIONS is set"},
 		{[]string{"CC_PRINT_HEADERS=1", "CC_PRINT_HEADERS_FILE=h.txt"}, nil, "CC_PRINT_HEADERS is set"},
 		{[]string{"OBJCPLUS_INCLUDE_PATH=inc"}, []string{"OBJCPLUS_INCLUDE_PATH=inc"}, ""},
+		{[]string{"LANGUAGE=de:fr_FR", "GCC_URLS=st", "TERM_URLS=", "TERMINFO=/x"}, []string{"GCC_URLS=st", "LANGUAGE=de:fr_FR", "TERM_URLS="}, ""},
+		{[]string{"LANGUAGE=/tmp/x"}, nil, "LANGUAGE has a value a node refuses"},
+		{[]string{"TZ=Europe/Berlin", "TZDIR=/opt/zoneinfo"}, nil, "TZDIR is set"},
+		{[]string{"GCONV_PATH=/home/u/gconv"}, nil, "GCONV_PATH is set"},
 		{[]string{"SOURCE_DATE_EPOCH=yesterday"}, nil, "SOURCE_DATE_EPOCH has a value a node refuses"},
 		{[]string{"LANG=/tmp/evil"}, nil, "LANG has a value a node refuses"},
 	}
