@@ -62,6 +62,7 @@ type Agent struct {
 	manifests *manifestCache
 	absent    *absentCache
 	search    searchCache
+	paths     pathChecks
 	// watch is the file watch while Run runs (nil when off); view is set
 	// before it is.
 	watch atomic.Pointer[fileWatch]

@@ -68,6 +68,10 @@ func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, j *wrap.Job, who 
 		local("the wrapper sees another compiler file than the agent")
 		return
 	}
+	if why := a.paths.differs(comp, j.Env, j.Dir); why != "" {
+		local(why)
+		return
+	}
 	var opened []int
 	defer func() { cc.CloseFDs(opened) }()
 	h, why := cc.NewHello(comp.Family, j, func(name string) (b []byte, err error) {

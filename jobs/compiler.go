@@ -48,6 +48,11 @@ type Compiler struct {
 	Install []string // every file and directory a compile needs, for the sandbox
 	Exec    []string // the files a compile executes
 	Config  []string // the configuration files the driver reads, nested ones included
+	// FromPath are the programs the driver finds through PATH (GCC's
+	// assembler and objcopy, on Debian), by name, as resolved (symlinks
+	// followed) with the PATH it was probed with. A job whose PATH finds
+	// another is compiled locally (see Compiler.PathDiffers).
+	FromPath map[string]string
 
 	// watch is what the identity was computed from, each with its version
 	// then: the programs and libraries hashed, the configuration files, and
@@ -191,8 +196,15 @@ func ProbeCompiler(ctx context.Context, path string) (*Compiler, error) {
 			}
 			p := strings.TrimSpace(out)
 			if !filepath.IsAbs(p) {
+				name := p
 				if p, err = exec.LookPath(p); err != nil {
 					continue // not installed (cc1obj without gobjc)
+				}
+				if real, err := filepath.EvalSymlinks(p); err == nil {
+					if c.FromPath == nil {
+						c.FromPath = map[string]string{}
+					}
+					c.FromPath[name] = real
 				}
 			}
 			if _, err := os.Stat(p); err == nil {
@@ -374,6 +386,90 @@ func clangConfigIncludes(files []string) []string {
 		add(f, 0)
 	}
 	return out
+}
+
+// PathDiffers says which program the driver would find through pathList
+// (a job's PATH; empty entries mean dir) other than the one it was
+// identified with, or "".
+func (c *Compiler) PathDiffers(pathList, dir string) string {
+	for name, want := range c.FromPath {
+		got := lookPathIn(name, pathList, dir)
+		if got == "" {
+			return fmt.Sprintf("PATH finds no %s; the compiler was identified with %s", name, want)
+		}
+		if real, err := filepath.EvalSymlinks(got); err != nil || real != want {
+			return fmt.Sprintf("PATH finds %s at %s, not %s, which the compiler was identified with", name, got, want)
+		}
+	}
+	return ""
+}
+
+// pathChecks remembers Compiler.PathDiffers per compiler and PATH (and
+// working directory, when the PATH has relative entries) for
+// compilerRecheck: a build's jobs share one PATH.
+type pathChecks struct {
+	// mu protects the following.
+	mu sync.Mutex
+	m  map[string]pathCheck
+}
+
+type pathCheck struct {
+	at  int64 // monoNow
+	why string
+}
+
+// differs is c.PathDiffers for a job's environment (the wrapper's) and
+// working directory.
+func (pc *pathChecks) differs(c *Compiler, env []string, dir string) string {
+	if len(c.FromPath) == 0 {
+		return ""
+	}
+	pathList := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathList = v
+		}
+	}
+	key := c.ID + "\x00" + pathList
+	for _, d := range filepath.SplitList(pathList) {
+		if !filepath.IsAbs(d) {
+			key += "\x00" + dir
+			break
+		}
+	}
+	now := monoNow()
+	pc.mu.Lock()
+	e, ok := pc.m[key]
+	pc.mu.Unlock()
+	if ok && now-e.at < compilerRecheck.Load() {
+		return e.why
+	}
+	e = pathCheck{now, c.PathDiffers(pathList, dir)}
+	pc.mu.Lock()
+	if pc.m == nil || len(pc.m) >= 1000 {
+		pc.m = map[string]pathCheck{}
+	}
+	pc.m[key] = e
+	pc.mu.Unlock()
+	return e.why
+}
+
+// lookPathIn finds an executable file named name in the directories of
+// pathList as execvp does, or returns "".
+func lookPathIn(name, pathList, dir string) string {
+	for _, d := range filepath.SplitList(pathList) {
+		if d == "" {
+			d = "."
+		}
+		p := filepath.Join(d, name)
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p
+		}
+	}
+	return ""
 }
 
 // gnuTriplet turns a compiler's target (x86_64-pc-linux-gnu) into the

@@ -110,6 +110,10 @@ var matrixCases = []matrixCase{
 	// LANGUAGE picks the messages' language before LANG: the assembler's
 	// warning is in Spanish (binutils-common has the catalogue).
 	{Name: "language-env-gcc", Fixture: "c-basic", Compiler: "gcc", Args: []string{"-c", "asmwarn.c"}, Env: []string{"LANG=C.UTF-8", "LANGUAGE=es"}, Outputs: []string{"asmwarn.o"}, Remote: true},
+	// GCC finds its assembler through PATH: another one first in PATH
+	// keeps the job local; another PATH to the same one does not.
+	{Name: "path-other-assembler-gcc", Fixture: "c-basic", Compiler: "gcc", Args: []string{"-c", "hello.c"}, Env: []string{"PATH=$ROOT/fakeas:/usr/bin:/bin"}, Outputs: []string{"hello.o"}},
+	{Name: "path-same-assembler-gcc", Fixture: "c-basic", Compiler: "gcc", Args: []string{"-c", "hello.c"}, Env: []string{"PATH=/bin:/usr/local/bin:/usr/bin"}, Outputs: []string{"hello.o"}, Remote: true},
 	// clang's CCC_OVERRIDE_OPTIONS edits the command line: a node without
 	// it would compile without -O2.
 	{Name: "ccc-override-options-clang", Fixture: "c-basic", Compiler: "clang", Args: []string{"-c", "hello.c"}, Env: []string{"CCC_OVERRIDE_OPTIONS=+-O2"}, Outputs: []string{"hello.o"}},

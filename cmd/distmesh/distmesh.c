@@ -64,6 +64,7 @@ static const char *const passed_env[] = {
 	"CC_PRINT_OPTIONS", "CC_PRINT_HEADERS", "CC_LOG_DIAGNOSTICS", "CC_PRINT_PROC_STAT",
 	"GCC_COMPARE_DEBUG", "GCC_EXTRA_DIAGNOSTIC_OUTPUT",
 	"TZDIR", "LOCPATH", "GCONV_PATH", "LLVM_OVERRIDE_PRODUCER", "FORCE_CLANG_DIAGNOSTICS_CRASH",
+	"PATH", // not passed on: the agent checks what the driver finds through it
 	"DISTMESH_FALLBACK", "DISTMESH_LOG",
 	NULL,
 };
