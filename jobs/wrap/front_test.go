@@ -171,8 +171,11 @@ func recvJob(t *testing.T, lc *cc.LocalConn) *wrap.Job {
 func TestFrontJob(t *testing.T) {
 	f := newFront(t)
 	ln := f.listen()
+	path := f.env[0] // PATH: the wrapper finds the compiler through it
 	for i, k := range wrap.Env {
-		f.env = append(f.env, fmt.Sprintf("%s=v%d", k, i))
+		if k != "PATH" {
+			f.env = append(f.env, fmt.Sprintf("%s=v%d", k, i))
+		}
 	}
 	f.env = append(f.env, "SECRET_TOKEN=hunter2", "FAKE_FDS=1", "DISTMESH_LOG=") // set, empty: passed
 	args := []string{"-c", "a b.c", "", "-DX=\"1\n2\"", "\xfe\xff", "-o", "x.o"}
@@ -197,9 +200,12 @@ func TestFrontJob(t *testing.T) {
 	}
 	var want []string
 	for i, k := range wrap.Env {
-		if k == "DISTMESH_LOG" {
+		switch k {
+		case "DISTMESH_LOG":
 			want = append(want, k+"=")
-		} else {
+		case "PATH":
+			want = append(want, path)
+		default:
 			want = append(want, fmt.Sprintf("%s=v%d", k, i))
 		}
 	}
