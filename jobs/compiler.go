@@ -83,10 +83,13 @@ var compilerRecheck atomic.Int64
 
 // compilerRetry is how long a compiler that failed to probe is taken as
 // failed before it is probed again (it may have been caught half
-// upgraded).
-const compilerRetry = 10 * time.Second
+// upgraded), in nanoseconds.
+var compilerRetry atomic.Int64
 
-func init() { compilerRecheck.Store(int64(time.Second)) }
+func init() {
+	compilerRecheck.Store(int64(time.Second))
+	compilerRetry.Store(int64(10 * time.Second))
+}
 
 // monoStart and monoNow give a monotonic clock as nanoseconds: a wall
 // clock set back would stop the checks until it caught up.
@@ -591,7 +594,7 @@ func (e *compilerEntry) stale() bool {
 	case !isDone(e.done):
 		return false
 	case e.err != nil:
-		return monoNow()-e.at >= int64(compilerRetry)
+		return monoNow()-e.at >= compilerRetry.Load()
 	}
 	return e.c.Changed()
 }

@@ -175,6 +175,53 @@ func TestCompilerConfigChanges(t *testing.T) {
 	}
 }
 
+// TestCompilerBrokenThenBack: a compiler that stops working under a
+// running node (caught half upgraded) is no longer served, and is served
+// again once it works; the agent likewise probes it again.
+func TestCompilerBrokenThenBack(t *testing.T) {
+	recheckAlways(t)
+	old := compilerRetry.Swap(0)
+	t.Cleanup(func() { compilerRetry.Store(old) })
+	driver, _ := clangCopy(t)
+	ctx := context.Background()
+	nc, err := ProbeCompiler(ctx, driver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := startNode(t, []*Compiler{nc}, nil)
+	serves := func() bool {
+		return slices.ContainsFunc(n.node.Compilers(), func(c *Compiler) bool { return c.ID == nc.ID })
+	}
+	// An option clang does not know, in its configuration file: it fails
+	// to run at all, while its driver file stays as it was.
+	cfg := driver + ".cfg"
+	if err := os.WriteFile(cfg, []byte("--distmesh-bogus-option\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var cs Compilers
+	if _, err := cs.Get(ctx, driver); err == nil {
+		t.Fatal("the agent identified a compiler that does not run: the test would prove nothing")
+	}
+	n.node.Refresh(ctx)
+	if serves() {
+		t.Fatal("the node still serves a compiler that does not run")
+	}
+	if a := n.send(t, goodJob(nc)); a.Err == nil {
+		t.Fatalf("a job for a compiler that does not run: %v", a)
+	}
+	if err := os.Remove(cfg); err != nil {
+		t.Fatal(err)
+	}
+	n.node.Refresh(ctx)
+	if !serves() {
+		t.Fatalf("the compiler works again, and the node serves %v", compilerInfos(n.node.Compilers()))
+	}
+	n.checkServes(t, nc)
+	if c, err := cs.Get(ctx, driver); err != nil || c.ID != nc.ID {
+		t.Fatalf("the agent, once the compiler works again: %v", err)
+	}
+}
+
 // TestCompilerSpecsFile: a GCC specs file in the compiler's installation
 // is part of its identity, and without one the identity is what it was.
 // The compiler is testdata/fakecc, which finds a specs file beside itself

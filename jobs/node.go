@@ -391,7 +391,7 @@ func (n *Node) Refresh(ctx context.Context) {
 	n.mu.Lock()
 	var retry []string
 	for p, at := range n.broken {
-		if monoNow()-at >= int64(compilerRetry) {
+		if monoNow()-at >= compilerRetry.Load() {
 			retry = append(retry, p)
 		}
 	}
