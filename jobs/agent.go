@@ -63,6 +63,7 @@ type Agent struct {
 	absent    *absentCache
 	search    searchCache
 	paths     pathChecks
+	locales   localeSet
 	// watch is the file watch while Run runs (nil when off); view is set
 	// before it is.
 	watch atomic.Pointer[fileWatch]

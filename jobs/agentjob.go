@@ -94,6 +94,7 @@ func (a *Agent) compile(ctx context.Context, lc *cc.LocalConn, j *wrap.Job, who 
 	}
 	rec.Source = h.Source
 	log = log.With("source", h.Source)
+	h.Env = a.locales.missingToC(h.Env)
 	if err := cc.CheckArgs(comp.Family, h.Args); err != nil {
 		local(err.Error())
 		return

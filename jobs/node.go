@@ -61,12 +61,13 @@ const DefaultStreamIdle = time.Minute
 // Node runs other machines' compiles, each in a private root of its own,
 // confined by package landlock.
 type Node struct {
-	cfg   NodeConfig
-	log   *slog.Logger
-	slots chan struct{} // held while a job's compiler runs
-	trees *treePool
-	jobs  atomic.Int32 // jobs admitted and not finished: running, or waiting for a slot with their tree built
-	seq   atomic.Int64 // numbers the jobs in the log
+	cfg     NodeConfig
+	log     *slog.Logger
+	slots   chan struct{} // held while a job's compiler runs
+	trees   *treePool
+	locales localeSet
+	jobs    atomic.Int32 // jobs admitted and not finished: running, or waiting for a slot with their tree built
+	seq     atomic.Int64 // numbers the jobs in the log
 
 	// mu protects the following.
 	mu         sync.Mutex
@@ -459,6 +460,11 @@ func (n *Node) admit(ctx context.Context, req *JobRequest) (*nodeJob, error) {
 	}
 	if err := cc.CheckEnv(req.Env); err != nil {
 		return nil, err
+	}
+	for _, l := range cc.Locales(req.Env) {
+		if !n.locales.has(l) {
+			return nil, fmt.Errorf("locale %s is not installed on this node, whose messages would differ: generate it there (locale-gen) or build with LANG=C.UTF-8", l)
+		}
 	}
 	if err := cc.CheckArgs(comp.Family, req.Args); err != nil {
 		return nil, err

@@ -1022,3 +1022,24 @@ func TestSecurityBusyAfterResult(t *testing.T) {
 		t.Errorf("a job sent after the previous one's outputs arrived: %v; want it served", a)
 	}
 }
+
+// TestNodeRefusesMissingLocale: a job whose messages' locale the node does
+// not have is refused (its compiler would write them in the C locale,
+// unlike the client's); one in a locale it has is served.
+func TestNodeRefusesMissingLocale(t *testing.T) {
+	gcc := nodeCompiler(t, "/usr/bin/gcc")
+	n := startNode(t, []*Compiler{gcc}, nil)
+	if !n.node.locales.has("C.UTF-8") {
+		t.Skip("this machine has no C.UTF-8 locale (`locale -a`)")
+	}
+	j := goodJob(gcc)
+	j.req.Env = []string{"LANG=C.UTF-8"}
+	if a := n.send(t, j); a.Err != nil || a.Result.Exit != 0 {
+		t.Fatalf("a job in the C.UTF-8 locale: %v", a)
+	}
+	j = goodJob(gcc)
+	j.req.Env = []string{"LANG=xx_XX.UTF-8"}
+	if a := n.send(t, j); a.Err == nil || !strings.Contains(a.Err.Error(), "locale xx_XX.UTF-8 is not installed on this node") {
+		t.Fatalf("a job in a locale the node lacks: %v, want it refused", a)
+	}
+}

@@ -385,6 +385,9 @@ var matrixCases = []matrixCase{
 	{Name: "gcc-colors-env-gcc", Fixture: "errors", Compiler: "gcc", Args: []string{"-fdiagnostics-color=always", "-Wall", "-c", "macro.c"}, Env: []string{"GCC_COLORS=error=01;35:warning=01;36:note=01;32:caret=01;32:locus=01:quote=01"}, Outputs: []string{"macro.o"}, Remote: true},
 	{Name: "locale-c-gcc", Fixture: "errors", Compiler: "gcc", Args: []string{"-Wall", "-c", "warn.c"}, Env: []string{"LC_ALL=C"}, Outputs: []string{"warn.o"}, Remote: true},
 	{Name: "locale-utf8-gcc", Fixture: "errors", Compiler: "gcc", Args: []string{"-Wall", "-c", "warn.c"}, Env: []string{"LC_ALL=C.UTF-8"}, Outputs: []string{"warn.o"}, Remote: true},
+	// A locale this machine lacks: gcc runs in C here, and is told C there
+	// (a node lacking a locale the client has refuses the job).
+	{Name: "locale-missing-gcc", Fixture: "errors", Compiler: "gcc", Args: []string{"-Wall", "-c", "warn.c"}, Env: []string{"LANG=xx_XX.UTF-8", "LC_ALL="}, Outputs: []string{"warn.o"}, Remote: true},
 	{Name: "warning-in-macro-gcc", Fixture: "errors", Compiler: "gcc", Args: []string{"-Wall", "-Wextra", "-c", "macro.c"}, Outputs: []string{"macro.o"}, Remote: true},
 	{Name: "warning-in-macro-clang", Fixture: "errors", Compiler: "clang", Args: []string{"-Wall", "-Wextra", "-c", "macro.c"}, Outputs: []string{"macro.o"}, Remote: true},
 	{Name: "hash-warning-gcc", Fixture: "errors", Compiler: "gcc", Args: []string{"-c", "hashwarn.c", "-MMD"}, Outputs: []string{"hashwarn.o", "hashwarn.d"}, Remote: true},

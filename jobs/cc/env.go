@@ -3,6 +3,7 @@ package cc
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -177,6 +178,55 @@ func checkLocale(v string) error {
 		return fmt.Errorf("not a locale name")
 	}
 	return nil
+}
+
+// Locales returns the locales a compile with env uses for its messages and
+// their characters (LC_ALL, else LC_MESSAGES or LC_CTYPE, else LANG),
+// other than C and POSIX, which every C library has.
+func Locales(env []string) []string {
+	get := func(name string) string { v, _ := lookupEnv(env, name); return v }
+	var out []string
+	for _, category := range []string{"LC_MESSAGES", "LC_CTYPE"} {
+		l := get("LC_ALL")
+		if l == "" {
+			l = get(category)
+		}
+		if l == "" {
+			l = get("LANG")
+		}
+		if l != "" && l != "C" && l != "POSIX" && !slices.Contains(out, l) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// NormalizeLocale spells a locale name as `locale -a` lists it: the
+// character set in lower case without punctuation (en_US.UTF-8 is
+// en_US.utf8), as the C library looks it up.
+func NormalizeLocale(name string) string {
+	lang, mod, _ := strings.Cut(name, "@")
+	base, codeset, ok := strings.Cut(lang, ".")
+	if !ok {
+		return name
+	}
+	var b strings.Builder
+	b.WriteString(base)
+	b.WriteByte('.')
+	for i := 0; i < len(codeset); i++ {
+		c := codeset[i]
+		switch {
+		case 'A' <= c && c <= 'Z':
+			b.WriteByte(c + 'a' - 'A')
+		case 'a' <= c && c <= 'z' || isDigit(c):
+			b.WriteByte(c)
+		}
+	}
+	if mod != "" || strings.Contains(name, "@") {
+		b.WriteByte('@')
+		b.WriteString(mod)
+	}
+	return b.String()
 }
 
 // checkLanguage accepts LANGUAGE: locale names separated by colons.

@@ -176,3 +176,26 @@ func TestWrapperPassesTheEnvironment(t *testing.T) {
 		}
 	}
 }
+
+func TestLocales(t *testing.T) {
+	tests := []struct {
+		env  []string
+		want []string
+	}{
+		{nil, nil},
+		{[]string{"LANG=en_US.UTF-8"}, []string{"en_US.UTF-8"}},
+		{[]string{"LANG=de_DE.UTF-8", "LC_ALL=C"}, nil},
+		{[]string{"LANG=C.UTF-8", "LC_MESSAGES=fr_FR.UTF-8"}, []string{"fr_FR.UTF-8", "C.UTF-8"}},
+		{[]string{"LANG=POSIX", "LC_ALL=", "LC_CTYPE=sv_SE.ISO-8859-1"}, []string{"sv_SE.ISO-8859-1"}},
+	}
+	for _, tt := range tests {
+		if got := Locales(tt.env); !slices.Equal(got, tt.want) {
+			t.Errorf("Locales(%q) = %q, want %q", tt.env, got, tt.want)
+		}
+	}
+	for name, want := range map[string]string{"en_US.UTF-8": "en_US.utf8", "C.utf8": "C.utf8", "de_DE.ISO-8859-15@euro": "de_DE.iso885915@euro", "POSIX": "POSIX", "sr_RS@latin": "sr_RS@latin"} {
+		if got := NormalizeLocale(name); got != want {
+			t.Errorf("NormalizeLocale(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
