@@ -574,7 +574,7 @@ func TestSecurityStandIn(t *testing.T) {
 	job := func(src string) *secJob {
 		j := newManifest().dir(outDir).file(secDir+"/"+attack, []byte(src)).
 			job(standin, secDir, "-c", attack, "-o", "out/attack.o", "-DMARK="+marker)
-		j.req.Env = []string{"LC_MESSAGES=" + marker}
+		j.req.Env = []string{"LANGUAGE=" + marker}
 		return j
 	}
 	run := func(t *testing.T, j *secJob) answer {
