@@ -782,6 +782,13 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 			}
 		}
 	}
+	for _, arg := range h.Args {
+		// A macro from the command line that probes (-DHAS=__has_include(x)):
+		// no file's directives say for what.
+		if strings.Contains(arg, "__has_include") || strings.Contains(arg, "__has_embed") {
+			return in.m, errComputedProbe
+		}
+	}
 	sp, err := a.search.dirs(ctx, comp, h)
 	if err != nil {
 		return in.m, err

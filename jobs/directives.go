@@ -45,11 +45,50 @@ func (d *directives) same(o *directives) bool {
 // the way the preprocessor does when it looks for directives.
 func parseDirectives(src []byte) directives {
 	var d directives
+	src = bytes.TrimPrefix(src, []byte("\xef\xbb\xbf")) // a UTF-8 byte order mark, which GCC and clang skip
+	if i := bytes.IndexByte(src, '\r'); i >= 0 {
+		src = loneCRs(src, i)
+	}
 	lines := logicalLines(src)
 	for _, line := range lines {
 		parseLine(line, &d)
 	}
 	return d
+}
+
+// loneCRs returns src with each carriage return that ends a line by itself
+// (old Mac line ends, which the compilers take as newlines) made a newline;
+// i is the first carriage return.
+func loneCRs(src []byte, i int) []byte {
+	var out []byte
+	for ; i < len(src); i++ {
+		if src[i] == '\r' && (i+1 == len(src) || src[i+1] != '\n') {
+			if out == nil {
+				out = slices.Clone(src)
+			}
+			out[i] = '\n'
+		}
+	}
+	if out == nil {
+		return src
+	}
+	return out
+}
+
+// splice returns the length of the line splice at src[i:] (a backslash,
+// blanks the compilers allow with a warning, and a newline), or 0.
+func splice(src []byte, i int) int {
+	j := i + 1
+	for j < len(src) && (src[j] == ' ' || src[j] == '\t' || src[j] == '\f' || src[j] == '\v') {
+		j++
+	}
+	switch {
+	case j < len(src) && src[j] == '\n':
+		return j + 1 - i
+	case j+1 < len(src) && src[j] == '\r' && src[j+1] == '\n':
+		return j + 2 - i
+	}
+	return 0
 }
 
 // logicalLines splices backslash-newlines, replaces comments with a space
@@ -70,13 +109,12 @@ func logicalLines(src []byte) [][]byte {
 	state := code
 	for i := 0; i < len(src); i++ {
 		c := src[i]
-		if c == '\\' && i+1 < len(src) && (src[i+1] == '\n' || src[i+1] == '\r' && i+2 < len(src) && src[i+2] == '\n') {
-			// Line splice: invisible in every state.
-			if src[i+1] == '\r' {
-				i++
+		if c == '\\' {
+			if n := splice(src, i); n > 0 {
+				// Line splice: invisible in every state.
+				i += n - 1
+				continue
 			}
-			i++
-			continue
 		}
 		switch state {
 		case code:
@@ -101,16 +139,12 @@ func logicalLines(src []byte) [][]byte {
 			}
 			state = code
 		case blockComment:
+			// A comment is one blank, newlines in it included: a
+			// directive may go on after one.
 			if c == '*' && i+1 < len(src) && src[i+1] == '/' {
 				state = code
 				i++
 			}
-			if c != '\n' {
-				continue // a newline inside a block comment still ends the line for counting, kept below
-			}
-			out = append(out, '\n')
-			lines = append(lines, out[start:len(out)-1])
-			start = len(out)
 			continue
 		case str, chr:
 			switch {
@@ -137,8 +171,20 @@ func logicalLines(src []byte) [][]byte {
 // parseLine records what one logical line names.
 func parseLine(line []byte, d *directives) {
 	i := skipBlanks(line, 0)
-	if i < len(line) && line[i] == '#' {
-		i = skipBlanks(line, i+1)
+	// #, or its digraph %: and trigraph ??= (taken whether or not
+	// trigraphs are on: a directive too many is harmless).
+	hash := 0
+	switch {
+	case i < len(line) && line[i] == '#':
+		hash = 1
+	case bytes.HasPrefix(line[i:], []byte("%:")):
+		hash = 2
+	case bytes.HasPrefix(line[i:], []byte("??=")):
+		hash = 3
+	}
+	define := false
+	if hash > 0 {
+		i = skipBlanks(line, i+hash)
 		name, j := ident(line, i)
 		switch name {
 		case "include", "import", "include_next":
@@ -164,19 +210,26 @@ func parseLine(line []byte, d *directives) {
 		case "embed":
 			d.Embed = true
 			return
-		case "define", "if", "elif", "ifdef", "ifndef", "elifdef", "elifndef":
+		case "define":
+			define = true
+		case "if", "elif", "ifdef", "ifndef", "elifdef", "elifndef":
 			// __has_include and __has_embed may appear here (and in macros
 			// used anywhere).
 		default:
 			return
 		}
 	}
-	hasIncludes(line, d)
+	hasIncludes(line, define, d)
+	// _Pragma("GCC dependency \"file\""): the file is named in a string.
+	if hasIdent(line, "_Pragma") && bytes.Contains(line, []byte("dependency")) {
+		d.ComputedProbe = true
+	}
 }
 
 // hasIncludes records the __has_include operands on a line, and whether
-// it calls __has_embed.
-func hasIncludes(line []byte, d *directives) {
+// it calls __has_embed. In a #define, __has_include without its operand
+// (#define HAS __has_include) is a probe of names nobody can know here.
+func hasIncludes(line []byte, define bool, d *directives) {
 	if !d.Embed && hasIdent(line, "__has_embed") {
 		d.Embed = true
 	}
@@ -194,6 +247,9 @@ func hasIncludes(line []byte, d *directives) {
 		}
 		k := skipBlanks(line, j)
 		if k >= len(line) || line[k] != '(' {
+			if define {
+				d.ComputedProbe = true
+			}
 			continue // #ifdef __has_include
 		}
 		ref, ok := operand(line, skipBlanks(line, k+1))

@@ -33,6 +33,15 @@ func TestParseDirectives(t *testing.T) {
 		{"crlf", "#include \"w.h\"\r\n", directives{Refs: []includeRef{{Name: "w.h"}}}},
 		{"char literal quote", "char c = '\"';\n#include \"q.h\"\n", directives{Refs: []includeRef{{Name: "q.h"}}}},
 		{"not a directive mid-line", "int x; #include \"no.h\"\n", directives{}},
+		{"byte order mark", "\xef\xbb\xbf#include \"x.h\"\n", directives{Refs: []includeRef{{Name: "x.h"}}}},
+		{"lone carriage returns", "#include \"a.h\"\r#include \"x.h\"\r", directives{Refs: []includeRef{{Name: "a.h"}, {Name: "x.h"}}}},
+		{"blanks between backslash and newline", "#inc\\  \nlude \"x.h\"\n", directives{Refs: []includeRef{{Name: "x.h"}}}},
+		{"digraph", "%:include \"x.h\"\n", directives{Refs: []includeRef{{Name: "x.h"}}}},
+		{"trigraph", "??=include <x.h>\n", directives{Refs: []includeRef{{Name: "x.h", Angle: true}}}},
+		{"comment over a newline after #", "# /* b\n */ include \"x.h\"\n", directives{Refs: []includeRef{{Name: "x.h"}}}},
+		{"comment over a newline after a directive", "#include \"a.h\" /* one\ntwo */\n#include \"x.h\"\n", directives{Refs: []includeRef{{Name: "a.h"}, {Name: "x.h"}}}},
+		{"has_include under another name", "#define HI __has_include\n#if HI(\"x.h\")\n#endif\n", directives{ComputedProbe: true}},
+		{"pragma dependency in _Pragma", "_Pragma(\"GCC dependency \\\"dep.txt\\\"\")\n", directives{ComputedProbe: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -435,3 +435,15 @@ func TestSearchDirAppears(t *testing.T) {
 	check("y.c's first scan", "y.c", true)
 	check("x.c scanned from scratch", "x.c", false)
 }
+
+// TestScanProbeOnCommandLine: a macro from the command line that probes
+// for a header names it in no file: the job cannot be scanned (and is
+// compiled locally).
+func TestScanProbeOnCommandLine(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"x.h": "int x;\n", "m.c": "#if HAS\n#include \"x.h\"\n#endif\n"})
+	g := newGatherer(t, dir, "-c", "m.c", `-DHAS=__has_include("x.h")`)
+	if _, err := g.gather(); !errors.Is(err, errComputedProbe) {
+		t.Fatalf("a job with -DHAS=__has_include(...): %v, want errComputedProbe", err)
+	}
+}
