@@ -313,6 +313,7 @@ var matrixCases = []matrixCase{
 	// code-generation options, language standards, -x, Objective-C.
 	{Name: "include-imacros-gcc", Fixture: "c-basic", Compiler: "gcc", Args: []string{"-include", "config.h", "-imacros", "imacros.h", "-c", "forced.c"}, Outputs: []string{"forced.o"}, Remote: true},
 	{Name: "include-imacros-clang", Fixture: "c-basic", Compiler: "clang", Args: []string{"-include", "$ROOT/config.h", "-imacros", "imacros.h", "-g", "-c", "forced.c"}, Outputs: []string{"forced.o"}, Remote: true},
+	{Name: "include-imacros-joined-gcc", Fixture: "c-basic", Compiler: "gcc", Args: []string{"-includeconfig.h", "-imacrosimacros.h", "-c", "forced.c"}, Outputs: []string{"forced.o"}, Remote: true},
 	{Name: "iquote-isystem-idirafter-gcc", Fixture: "c-basic", Compiler: "gcc", Args: []string{"-Wall", "-Wextra", "-iquote", "quoted", "-isystem", "sysinc", "-idirafter", "afterinc", "-c", "iquote.c"}, Outputs: []string{"iquote.o"}, Remote: true},
 	{Name: "iquote-isystem-idirafter-clang", Fixture: "c-basic", Compiler: "clang", Args: []string{"-Wall", "-Wextra", "-iquote", "quoted", "-isystem", "$ROOT/sysinc", "-idirafter", "afterinc", "-c", "iquote.c"}, Outputs: []string{"iquote.o"}, Remote: true},
 	{Name: "include-next-gcc", Fixture: "c-basic", Compiler: "gcc", Args: []string{"-Iwrap", "-Iinc1", "-Iinc2", "-c", "next.c"}, Outputs: []string{"next.o"}, Remote: true},

@@ -94,6 +94,10 @@ func ForcedIncludes(args []string) []string {
 				i++
 				break
 			}
+			if f, ok := strings.CutPrefix(args[i], opt); ok && f != "" {
+				files = append(files, f) // -includefile, as GCC and clang take it too
+				break
+			}
 		}
 	}
 	return files
