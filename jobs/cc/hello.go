@@ -3,6 +3,7 @@ package cc
 import (
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/distmesh/distmesh/jobs/wrap"
@@ -45,6 +46,10 @@ func NewHello(f Family, j *wrap.Job, readFile func(name string) ([]byte, error))
 	env, why := CompileEnv(j.Env)
 	if why != "" {
 		return nil, why
+	}
+	if a.Lang == "c" && strings.Contains(filepath.Base(j.Name), "++") && !slices.ContainsFunc(a.Args, func(s string) bool { return strings.HasPrefix(s, "-x") }) {
+		// g++ and clang++ compile a .c file as C++: with C++'s search path.
+		a.Lang = "c++"
 	}
 	for _, o := range a.Outputs {
 		if strings.HasPrefix(o.Path, "/dev/") || strings.HasPrefix(o.Path, "/proc/") {
