@@ -120,6 +120,9 @@ type nameCheck struct {
 	path     string
 	found    bool
 	dev, ino uint64
+	// target is a symlink's ("" for anything else): a symlink replaced by
+	// one to elsewhere may get the freed inode back.
+	target string
 }
 
 func newManifestCache(max int) *manifestCache {
@@ -174,7 +177,7 @@ func (cm *cachedManifest) holds(w *walker) bool {
 			if n.found != (r.err == nil) {
 				return false
 			}
-			if st, ok := statOf(r.fi); n.found && (!ok || st.Dev != n.dev || st.Ino != n.ino) {
+			if st, ok := statOf(r.fi); n.found && (!ok || st.Dev != n.dev || st.Ino != n.ino || r.target != n.target) {
 				return false
 			}
 		}
@@ -230,7 +233,7 @@ func (mc *manifestCache) store(key Hash, owner caller, scanned bool, inputs []ca
 			if !ok {
 				return nil
 			}
-			n.found, n.dev, n.ino = true, st.Dev, st.Ino
+			n.found, n.dev, n.ino, n.target = true, st.Dev, st.Ino, r.target
 		} else if !errors.Is(r.err, fs.ErrNotExist) {
 			return nil
 		}

@@ -447,3 +447,49 @@ func TestScanProbeOnCommandLine(t *testing.T) {
 		t.Fatalf("a job with -DHAS=__has_include(...): %v, want errComputedProbe", err)
 	}
 }
+
+// TestManifestSymlinkRetargeted: a symlink on the search path removed and
+// made again to elsewhere (which may get the freed inode back, as ext4
+// gives it) is noticed by a cached manifest, which then ships the header
+// gcc -M says the compiler reads.
+func TestManifestSymlinkRetargeted(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed")
+	}
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		"m.c":    "#include <x.h>\nint v = X;\n",
+		"a/keep": "",
+		"b/x.h":  "#define X 1\n",
+		"i2/x.h": "#define X 2\n",
+	})
+	link := filepath.Join(dir, "i1")
+	if err := os.Symlink("a", link); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-Ii1", "-Ii2", "-c", "m.c"}
+	g := newGatherer(t, dir, args...)
+	if _, err := g.gather(); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.Lstat(link)
+	if err := errors.Join(os.Remove(link), os.Symlink("b", link)); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.Lstat(link)
+	t.Logf("the symlink's inode: %d before, %d after", before.Sys().(*syscall.Stat_t).Ino, after.Sys().(*syscall.Stat_t).Ino)
+	m, err := g.a.gatherInputs(context.Background(), nil, g.comp, g.h, g.who, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, e := range m.entries {
+		got[e.Path] = true
+	}
+	m.close()
+	for _, d := range depsFor(t, "gcc", dir, args) {
+		if !got[d] {
+			t.Errorf("after i1 was made to point elsewhere, the manifest lacks %s, which gcc reads", d)
+		}
+	}
+}
