@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"syscall"
@@ -491,5 +492,22 @@ func TestManifestSymlinkRetargeted(t *testing.T) {
 		if !got[d] {
 			t.Errorf("after i1 was made to point elsewhere, the manifest lacks %s, which gcc reads", d)
 		}
+	}
+}
+
+// TestParseSearchPath: cpp -v's lists, each directory after one blank,
+// its own blanks kept; relative ones joined to the working directory
+// uncleaned; the directories left out for not existing; a header map.
+func TestParseSearchPath(t *testing.T) {
+	out := "ignoring nonexistent directory \"gone\"\n" +
+		"#include \"...\" search starts here:\n  q dir\n" +
+		"#include <...> search starts here:\n i1 \n /usr/include\n /System/Library/Frameworks (framework directory)\nEnd of search list.\n"
+	sp := parseSearchPath(out, "/w")
+	want := searchPath{quote: []string{"/w/ q dir"}, bracket: []string{"/w/i1 ", "/usr/include", "/System/Library/Frameworks"}, absent: []string{"/w/gone"}}
+	if !reflect.DeepEqual(sp, want) {
+		t.Errorf("parseSearchPath = %+v, want %+v", sp, want)
+	}
+	if sp := parseSearchPath("#include <...> search starts here:\n m.hmap (headermap)\nEnd of search list.\n", "/w"); !sp.headerMap {
+		t.Error("a header map went unnoticed")
 	}
 }

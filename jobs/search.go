@@ -3,6 +3,7 @@ package jobs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -29,6 +30,9 @@ type searchPath struct {
 	// stand, cpp -v does not say: when one appears (a build step creates
 	// gen/ after a first compile with -Igen), the path is asked again.
 	absent []string
+	// headerMap: a header map (clang) on the path, whose lookups the
+	// scanner does not follow.
+	headerMap bool
 }
 
 // holds reports whether every directory left out of the path is still
@@ -110,6 +114,9 @@ func (sc *searchCache) dirs(ctx context.Context, comp *Compiler, job *cc.Hello) 
 		return searchPath{}, fmt.Errorf("include search path: %s -E -v: %v: %s", comp.Path, err, firstLine(stderr.String()))
 	}
 	sp = parseSearchPath(stderr.String(), job.Dir)
+	if sp.headerMap {
+		return searchPath{}, errors.New("a header map on the include search path")
+	}
 	sc.mu.Lock()
 	if sc.m == nil {
 		sc.m = map[string]searchPath{}
@@ -142,8 +149,12 @@ func parseSearchPath(out, dir string) searchPath {
 		case strings.HasPrefix(line, "End of search list."):
 			cur = nil
 		case cur != nil && strings.HasPrefix(line, " "):
-			d := strings.TrimSpace(line)
-			d = strings.TrimSuffix(d, " (framework directory)")
+			// One blank before each: a directory's own leading or
+			// trailing blanks are its name's.
+			d := strings.TrimSuffix(line[1:], " (framework directory)")
+			if strings.HasSuffix(d, " (headermap)") {
+				sp.headerMap = true // clang -I x.hmap
+			}
 			*cur = append(*cur, abs(d))
 		}
 	}

@@ -242,6 +242,7 @@ var policy = sync.OnceValue(func() []rule {
 		deny(`-?-gcc-toolchain.*|--gcc-install-dir.*|--gcc-triple.*`, "makes the driver use another toolchain"),
 		deny(`-f?no-integrated-as.*`, runsCode+" (an external assembler outside the compiler identity)"),
 		deny(`-working-directory.*`, "changes the directory paths are resolved against"),
+		deny(`-fms-(extensions|compatibility).*`, "makes Clang find headers in ways the dependency scan does not follow (backslashes, #pragma include_alias, the whole include stack)").only(clangOnly),
 		deny(`-fsanitize-(system-)?(ignorelist|blacklist)=.*|-fsanitize-coverage-(allowlist|blocklist|ignorelist|whitelist|blacklist)=.*`, readsHidden),
 		deny(`-f(no-)?save-optimization-record.*|-foptimization-record-.*`, "writes an optimization record file"),
 		deny(`-fcallgraph-info.*`, "writes a call graph file Analyze does not list"),

@@ -89,6 +89,7 @@ var policyTests = []struct {
 	{"--gcc-toolchain=/opt", []string{"-gdwarf-4"}, []string{"-gcc-toolchain /opt", "--gcc-install-dir=/x", "--gcc-triple=x"}},
 	{"-fno-integrated-as", []string{"clang:-fintegrated-as"}, []string{"-no-integrated-as", "-fno-integrated-assembler"}},
 	{"-working-directory /tmp", []string{"-w"}, []string{"-working-directory=/tmp"}},
+	{"clang:-fms-extensions", []string{"gcc:-fms-extensions", "-fno-ms-extensions"}, []string{"clang:-fms-compatibility", "clang:-fms-compatibility-version=19"}},
 	{"-fsanitize-ignorelist=x.txt", []string{"-fsanitize=address"}, []string{"-fsanitize-blacklist=x", "-fsanitize-system-ignorelist=x", "-fsanitize-coverage-allowlist=x"}},
 	{"-fsave-optimization-record", []string{"-fsanitize-recover=all"}, []string{"-foptimization-record-file=/tmp/x", "-fsave-optimization-record=yaml"}},
 	{"-fcallgraph-info", []string{"-fcaller-saves"}, []string{"-fcallgraph-info=su,da"}},
