@@ -128,8 +128,19 @@ func logicalLines(src []byte) [][]byte {
 				out = append(out, ' ')
 				i++
 				continue
+			case c == '"' && rawPrefix(out):
+				// A C++ raw string, R"delim(...)delim": nothing in it is
+				// a quote, a comment or a directive, over any lines.
+				if end := rawEnd(src, i); end > 0 {
+					out = append(out, '"', '"')
+					i = end - 1
+					continue
+				}
+				state = str
 			case c == '"':
 				state = str
+			case c == '\'' && inNumber(out):
+				// A digit separator (C++14, C23: 1'000), not a character.
 			case c == '\'':
 				state = chr
 			}
@@ -167,6 +178,54 @@ func logicalLines(src []byte) [][]byte {
 	}
 	return lines
 }
+
+// rawPrefix reports whether out ends with a raw string's prefix (R, LR,
+// uR, UR, u8R) as a token of its own.
+func rawPrefix(out []byte) bool {
+	j := len(out)
+	for j > 0 && isIdent(out[j-1]) {
+		j--
+	}
+	switch string(out[j:]) {
+	case "R", "LR", "uR", "UR", "u8R":
+		return true
+	}
+	return false
+}
+
+// rawEnd returns where the raw string whose opening quote is src[i] ends
+// (past its closing quote; the end of src if it does not), or 0 if no
+// valid delimiter follows the quote.
+func rawEnd(src []byte, i int) int {
+	k := i + 1
+	for k < len(src) && k-i-1 <= 16 && src[k] != '(' {
+		if bytes.IndexByte([]byte(" )\\\t\v\f\n\""), src[k]) >= 0 {
+			return 0
+		}
+		k++
+	}
+	if k >= len(src) || src[k] != '(' {
+		return 0
+	}
+	closing := append(append([]byte{')'}, src[i+1:k]...), '"')
+	if e := bytes.Index(src[k+1:], closing); e >= 0 {
+		return k + 1 + e + len(closing)
+	}
+	return len(src)
+}
+
+// inNumber reports whether out ends inside a preprocessing number (which
+// begins with a digit, or a dot and a digit).
+func inNumber(out []byte) bool {
+	j := len(out)
+	for j > 0 && (isIdent(out[j-1]) || out[j-1] == '.' || out[j-1] == '\'') {
+		j--
+	}
+	t := out[j:]
+	return len(t) > 0 && (isDigit(t[0]) || len(t) > 1 && t[0] == '.' && isDigit(t[1]))
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // parseLine records what one logical line names.
 func parseLine(line []byte, d *directives) {

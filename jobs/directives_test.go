@@ -41,6 +41,12 @@ func TestParseDirectives(t *testing.T) {
 		{"comment over a newline after #", "# /* b\n */ include \"x.h\"\n", directives{Refs: []includeRef{{Name: "x.h"}}}},
 		{"comment over a newline after a directive", "#include \"a.h\" /* one\ntwo */\n#include \"x.h\"\n", directives{Refs: []includeRef{{Name: "a.h"}, {Name: "x.h"}}}},
 		{"has_include under another name", "#define HI __has_include\n#if HI(\"x.h\")\n#endif\n", directives{ComputedProbe: true}},
+		{"raw string with a quote and a comment opener", "const char *s = R\"(\" /*)\";\n#include \"x.h\"\n", directives{Refs: []includeRef{{Name: "x.h"}}}},
+		{"raw string with a delimiter", "auto s = u8R\"xy(a)\" /* )xy\";\n#include \"x.h\"\n", directives{Refs: []includeRef{{Name: "x.h"}}}},
+		{"raw string over lines", "auto s = R\"(\n#include \"no.h\"\n)\";\n#include \"x.h\"\n", directives{Refs: []includeRef{{Name: "x.h"}}}},
+		{"not a raw string", "#define R \"r\"\nconst char *s = XR\"(\";\n#include \"x.h\"\n", directives{Refs: []includeRef{{Name: "x.h"}}}},
+		{"digit separator", "int a = 1'0; const char *s = \"'/*\";\n#include \"x.h\"\n", directives{Refs: []includeRef{{Name: "x.h"}}}},
+		{"u8 character literal", "char c = u8'\"';\n#include \"q.h\"\n", directives{Refs: []includeRef{{Name: "q.h"}}}},
 		{"pragma dependency in _Pragma", "_Pragma(\"GCC dependency \\\"dep.txt\\\"\")\n", directives{ComputedProbe: true}},
 	}
 	for _, tt := range tests {

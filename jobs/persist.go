@@ -26,7 +26,7 @@ import (
 
 // cacheMagic names the file format; a new release that changes what an
 // entry means changes it.
-const cacheMagic = "distmesh file cache v3\n"
+const cacheMagic = "distmesh file cache v4\n"
 
 type savedEntry struct {
 	Stamp cc.FileStamp
