@@ -120,6 +120,7 @@ type nameCheck struct {
 	path     string
 	found    bool
 	dev, ino uint64
+	kind     uint32 // the file type (st_mode & S_IFMT): a file made a directory may get the freed inode
 	// target is a symlink's ("" for anything else): a symlink replaced by
 	// one to elsewhere may get the freed inode back.
 	target string
@@ -177,7 +178,7 @@ func (cm *cachedManifest) holds(w *walker) bool {
 			if n.found != (r.err == nil) {
 				return false
 			}
-			if st, ok := statOf(r.fi); n.found && (!ok || st.Dev != n.dev || st.Ino != n.ino || r.target != n.target) {
+			if st, ok := statOf(r.fi); n.found && (!ok || st.Dev != n.dev || st.Ino != n.ino || st.Mode&syscall.S_IFMT != n.kind || r.target != n.target) {
 				return false
 			}
 		}
@@ -233,7 +234,7 @@ func (mc *manifestCache) store(key Hash, owner caller, scanned bool, inputs []ca
 			if !ok {
 				return nil
 			}
-			n.found, n.dev, n.ino, n.target = true, st.Dev, st.Ino, r.target
+			n.found, n.dev, n.ino, n.kind, n.target = true, st.Dev, st.Ino, st.Mode&syscall.S_IFMT, r.target
 		} else if !errors.Is(r.err, fs.ErrNotExist) {
 			return nil
 		}

@@ -511,3 +511,78 @@ func TestParseSearchPath(t *testing.T) {
 		t.Error("a header map went unnoticed")
 	}
 }
+
+// TestSearchDirBecomesOther: directories the compiler left out of its
+// search path for another reason than not existing, a duplicate of one
+// before it (a symlink to it) and a file where a directory was named, are
+// looked at again: when the symlink points elsewhere, or the file becomes
+// a directory, a cached manifest and a new scan ship the header gcc -M
+// says the compiler reads there.
+func TestSearchDirBecomesOther(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed")
+	}
+	for _, tc := range []struct {
+		name   string
+		files  map[string]string
+		setup  func(dir string) error
+		args   []string
+		change func(dir string) error
+	}{
+		{"a duplicate made another directory",
+			map[string]string{"m.c": "#include <x.h>\nint v = X;\n", "i1/keep": "", "b/x.h": "#define X 2\n", "i3/x.h": "#define X 3\n"},
+			func(dir string) error { return os.Symlink("i1", filepath.Join(dir, "i2")) },
+			[]string{"-Ii1", "-Ii2", "-Ii3", "-c", "m.c"},
+			func(dir string) error {
+				return errors.Join(os.Remove(filepath.Join(dir, "i2")), os.Symlink("b", filepath.Join(dir, "i2")))
+			}},
+		{"a file made a directory",
+			map[string]string{"m.c": "#include <x.h>\nint v = X;\n", "nd": "", "src/x.h": "#define X 1\n"},
+			nil,
+			[]string{"-Ind", "-Isrc", "-c", "m.c"},
+			func(dir string) error {
+				nd := filepath.Join(dir, "nd")
+				return errors.Join(os.Remove(nd), os.Mkdir(nd, 0o755), os.WriteFile(filepath.Join(nd, "x.h"), []byte("#define X 2\n"), 0o644))
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeTree(t, dir, tc.files)
+			if tc.setup != nil {
+				if err := tc.setup(dir); err != nil {
+					t.Fatal(err)
+				}
+			}
+			g := newGatherer(t, dir, tc.args...)
+			if _, err := g.gather(); err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.change(dir); err != nil {
+				t.Fatal(err)
+			}
+			check := func(what string, es []Entry) {
+				t.Helper()
+				got := map[string]bool{}
+				for _, e := range es {
+					got[e.Path] = true
+				}
+				for _, d := range depsFor(t, "gcc", dir, tc.args) {
+					if !got[d] {
+						t.Errorf("%s: the manifest lacks %s, which gcc reads", what, d)
+					}
+				}
+			}
+			m, err := g.a.gatherInputs(context.Background(), nil, g.comp, g.h, g.who, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("the cached manifest", m.entries)
+			m.close()
+			es, err := g.gather()
+			if err != nil {
+				t.Fatal(err)
+			}
+			check("a new scan", es)
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/distmesh/distmesh/jobs/cc"
@@ -30,20 +31,43 @@ type searchPath struct {
 	// stand, cpp -v does not say: when one appears (a build step creates
 	// gen/ after a first compile with -Igen), the path is asked again.
 	absent []string
+	// dups are the directories left out as the same as one before them
+	// (a symlink to it), with the directory they were: when one becomes
+	// another, the path is asked again too.
+	dups []dupDir
 	// headerMap: a header map (clang) on the path, whose lookups the
 	// scanner does not follow.
 	headerMap bool
 }
 
+type dupDir struct {
+	path     string
+	dev, ino uint64
+}
+
 // holds reports whether every directory left out of the path is still
-// not there.
+// not there, or still the same as one on it.
 func (sp *searchPath) holds() bool {
 	for _, d := range sp.absent {
 		if fi, err := os.Stat(d); err == nil && fi.IsDir() {
 			return false
 		}
 	}
+	for _, d := range sp.dups {
+		if dev, ino := dirID(d.path); dev != d.dev || ino != d.ino {
+			return false
+		}
+	}
 	return true
+}
+
+// dirID is the device and inode of the directory p names, or zeros.
+func dirID(p string) (dev, ino uint64) {
+	var st syscall.Stat_t
+	if syscall.Stat(p, &st) != nil || st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+		return 0, 0
+	}
+	return st.Dev, st.Ino
 }
 
 // searchOptions are the options that change where the preprocessor looks,
@@ -142,6 +166,14 @@ func parseSearchPath(out, dir string) searchPath {
 		case strings.HasPrefix(line, `ignoring nonexistent directory "`) && strings.HasSuffix(line, `"`):
 			d := strings.TrimSuffix(strings.TrimPrefix(line, `ignoring nonexistent directory "`), `"`)
 			sp.absent = append(sp.absent, abs(d))
+		case strings.HasPrefix(line, `ignoring duplicate directory "`) && strings.HasSuffix(line, `"`):
+			d := abs(strings.TrimSuffix(strings.TrimPrefix(line, `ignoring duplicate directory "`), `"`))
+			dev, ino := dirID(d)
+			sp.dups = append(sp.dups, dupDir{d, dev, ino})
+		case strings.Contains(line, "warning: ") && strings.HasSuffix(line, ": not a directory"):
+			// GCC: "cc1: warning: nd: not a directory", left out as absent.
+			_, d, _ := strings.Cut(line, "warning: ")
+			sp.absent = append(sp.absent, abs(strings.TrimSuffix(d, ": not a directory")))
 		case strings.HasPrefix(line, `#include "..." search starts here:`):
 			cur = &sp.quote
 		case strings.HasPrefix(line, `#include <...> search starts here:`):
