@@ -802,7 +802,7 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 	for _, d := range sp.absent {
 		in.w.resolve(d)
 	}
-	for _, d := range sp.dups {
+	for _, d := range sp.named {
 		in.w.resolve(d.path)
 	}
 	lookup := func(phys string, fi fs.FileInfo) (*directives, bool) {

@@ -519,16 +519,14 @@ func TestParseSearchPath(t *testing.T) {
 // a directory, a cached manifest and a new scan ship the header gcc -M
 // says the compiler reads there.
 func TestSearchDirBecomesOther(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed")
-	}
-	for _, tc := range []struct {
+	type testCase struct {
 		name   string
 		files  map[string]string
 		setup  func(dir string) error
 		args   []string
 		change func(dir string) error
-	}{
+	}
+	cases := []testCase{
 		{"a duplicate made another directory",
 			map[string]string{"m.c": "#include <x.h>\nint v = X;\n", "i1/keep": "", "b/x.h": "#define X 2\n", "i3/x.h": "#define X 3\n"},
 			func(dir string) error { return os.Symlink("i1", filepath.Join(dir, "i2")) },
@@ -544,45 +542,52 @@ func TestSearchDirBecomesOther(t *testing.T) {
 				nd := filepath.Join(dir, "nd")
 				return errors.Join(os.Remove(nd), os.Mkdir(nd, 0o755), os.WriteFile(filepath.Join(nd, "x.h"), []byte("#define X 2\n"), 0o644))
 			}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			dir := t.TempDir()
-			writeTree(t, dir, tc.files)
-			if tc.setup != nil {
-				if err := tc.setup(dir); err != nil {
-					t.Fatal(err)
-				}
-			}
-			g := newGatherer(t, dir, tc.args...)
-			if _, err := g.gather(); err != nil {
-				t.Fatal(err)
-			}
-			if err := tc.change(dir); err != nil {
-				t.Fatal(err)
-			}
-			check := func(what string, es []Entry) {
-				t.Helper()
-				got := map[string]bool{}
-				for _, e := range es {
-					got[e.Path] = true
-				}
-				for _, d := range depsFor(t, "gcc", dir, tc.args) {
-					if !got[d] {
-						t.Errorf("%s: the manifest lacks %s, which gcc reads", what, d)
+	}
+	for _, compiler := range []string{"gcc", "clang"} {
+		if _, err := exec.LookPath(compiler); err != nil {
+			t.Logf("%s not installed", compiler)
+			continue
+		}
+		for _, tc := range cases {
+			t.Run(compiler+"/"+tc.name, func(t *testing.T) {
+				dir := t.TempDir()
+				writeTree(t, dir, tc.files)
+				if tc.setup != nil {
+					if err := tc.setup(dir); err != nil {
+						t.Fatal(err)
 					}
 				}
-			}
-			m, err := g.a.gatherInputs(context.Background(), nil, g.comp, g.h, g.who, true)
-			if err != nil {
-				t.Fatal(err)
-			}
-			check("the cached manifest", m.entries)
-			m.close()
-			es, err := g.gather()
-			if err != nil {
-				t.Fatal(err)
-			}
-			check("a new scan", es)
-		})
+				g := newGathererFor(t, "/usr/bin/"+compiler, dir, tc.args...)
+				if _, err := g.gather(); err != nil {
+					t.Fatal(err)
+				}
+				if err := tc.change(dir); err != nil {
+					t.Fatal(err)
+				}
+				check := func(what string, es []Entry) {
+					t.Helper()
+					got := map[string]bool{}
+					for _, e := range es {
+						got[e.Path] = true
+					}
+					for _, d := range depsFor(t, compiler, dir, tc.args) {
+						if !got[d] {
+							t.Errorf("%s: the manifest lacks %s, which gcc reads", what, d)
+						}
+					}
+				}
+				m, err := g.a.gatherInputs(context.Background(), nil, g.comp, g.h, g.who, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				check("the cached manifest", m.entries)
+				m.close()
+				es, err := g.gather()
+				if err != nil {
+					t.Fatal(err)
+				}
+				check("a new scan", es)
+			})
+		}
 	}
 }

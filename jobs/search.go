@@ -31,16 +31,18 @@ type searchPath struct {
 	// stand, cpp -v does not say: when one appears (a build step creates
 	// gen/ after a first compile with -Igen), the path is asked again.
 	absent []string
-	// dups are the directories left out as the same as one before them
-	// (a symlink to it), with the directory they were: when one becomes
-	// another, the path is asked again too.
-	dups []dupDir
+	// named are the include directories the command line names, with
+	// the directory each was (none: absent, or a file): one the compiler
+	// left out as the same as another (a symlink to it; which name it
+	// drops, GCC and clang differ) or as a file may become another, and
+	// then the path is asked again too.
+	named []namedDir
 	// headerMap: a header map (clang) on the path, whose lookups the
 	// scanner does not follow.
 	headerMap bool
 }
 
-type dupDir struct {
+type namedDir struct {
 	path     string
 	dev, ino uint64
 }
@@ -53,7 +55,7 @@ func (sp *searchPath) holds() bool {
 			return false
 		}
 	}
-	for _, d := range sp.dups {
+	for _, d := range sp.named {
 		if dev, ino := dirID(d.path); dev != d.dev || ino != d.ino {
 			return false
 		}
@@ -138,6 +140,16 @@ func (sc *searchCache) dirs(ctx context.Context, comp *Compiler, job *cc.Hello) 
 		return searchPath{}, fmt.Errorf("include search path: %s -E -v: %v: %s", comp.Path, err, firstLine(stderr.String()))
 	}
 	sp = parseSearchPath(stderr.String(), job.Dir)
+	for _, d := range cc.IncludeDirs(job.Args) {
+		if strings.HasPrefix(d, "=") || strings.HasPrefix(d, "$SYSROOT") {
+			continue // below the sysroot, which the command line fixes
+		}
+		if !filepath.IsAbs(d) {
+			d = job.Dir + "/" + d
+		}
+		dev, ino := dirID(d)
+		sp.named = append(sp.named, namedDir{d, dev, ino})
+	}
 	if sp.headerMap {
 		return searchPath{}, errors.New("a header map on the include search path")
 	}
@@ -166,14 +178,6 @@ func parseSearchPath(out, dir string) searchPath {
 		case strings.HasPrefix(line, `ignoring nonexistent directory "`) && strings.HasSuffix(line, `"`):
 			d := strings.TrimSuffix(strings.TrimPrefix(line, `ignoring nonexistent directory "`), `"`)
 			sp.absent = append(sp.absent, abs(d))
-		case strings.HasPrefix(line, `ignoring duplicate directory "`) && strings.HasSuffix(line, `"`):
-			d := abs(strings.TrimSuffix(strings.TrimPrefix(line, `ignoring duplicate directory "`), `"`))
-			dev, ino := dirID(d)
-			sp.dups = append(sp.dups, dupDir{d, dev, ino})
-		case strings.Contains(line, "warning: ") && strings.HasSuffix(line, ": not a directory"):
-			// GCC: "cc1: warning: nd: not a directory", left out as absent.
-			_, d, _ := strings.Cut(line, "warning: ")
-			sp.absent = append(sp.absent, abs(strings.TrimSuffix(d, ": not a directory")))
 		case strings.HasPrefix(line, `#include "..." search starts here:`):
 			cur = &sp.quote
 		case strings.HasPrefix(line, `#include <...> search starts here:`):

@@ -79,7 +79,7 @@ func NewHello(f Family, j *wrap.Job, readFile func(name string) ([]byte, error))
 		Args: a.Args, Env: env, Native: a.Native,
 		Fallback: getenv("DISTMESH_FALLBACK") != "0", Debug: getenv("DISTMESH_LOG") == "debug",
 		Source: a.Source, Lang: a.Lang, Dir: j.Dir, PWD: getenv("PWD"),
-		Dirs: includeDirs(a.Args), Includes: ForcedIncludes(a.Args),
+		Dirs: IncludeDirs(a.Args), Includes: ForcedIncludes(a.Args),
 		Color:   j.Terminal && getenv("TERM") != "dumb" && !colorChosen(a.Args),
 		Outputs: a.Outputs, ScanArgs: a.ScanArgs,
 	}
@@ -108,8 +108,8 @@ func ForcedIncludes(args []string) []string {
 	return files
 }
 
-// includeDirs lists the include directories named in args.
-func includeDirs(args []string) []string {
+// IncludeDirs lists the include directories named in args.
+func IncludeDirs(args []string) []string {
 	var dirs []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
