@@ -57,6 +57,17 @@ func (g *gatherer) job(tb testing.TB, dir string, args ...string) {
 	g.h = &cc.Hello{Args: args, Lang: an.Lang, Dir: dir, Source: an.Source, Includes: cc.ForcedIncludes(args)}
 }
 
+// gatherCached gathers the job's inputs as a rebuild does, through the
+// manifest cache, and returns its entries.
+func (g *gatherer) gatherCached() ([]Entry, error) {
+	m, err := g.a.gatherInputs(context.Background(), nil, g.comp, g.h, g.who, true)
+	if m != nil {
+		m.close()
+		return m.entries, err
+	}
+	return nil, err
+}
+
 // gather gathers the job's inputs with its cached manifest dropped, as a
 // first build does, and returns its entries.
 func (g *gatherer) gather() ([]Entry, error) {

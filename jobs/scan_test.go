@@ -92,6 +92,21 @@ func depsFor(t *testing.T, compiler, dir string, args []string) []string {
 	return phys
 }
 
+// requireCompilerInputs fails the test unless entries (a manifest's)
+// hold every file the compiler lists as read for args in dir.
+func requireCompilerInputs(t *testing.T, what string, entries []Entry, compiler, dir string, args []string) {
+	t.Helper()
+	got := map[string]bool{}
+	for _, e := range entries {
+		got[e.Path] = true
+	}
+	for _, d := range depsFor(t, compiler, dir, args) {
+		if !got[d] {
+			t.Errorf("%s: the manifest lacks %s, which %s reads", what, d, compiler)
+		}
+	}
+}
+
 // checkScan requires every file the compiler reads to be in the scan.
 func checkScan(t *testing.T, compiler, dir string, args ...string) {
 	t.Helper()
@@ -405,30 +420,15 @@ func TestSearchDirAppears(t *testing.T) {
 	check := func(what, src string, cached bool) {
 		t.Helper()
 		g.job(t, dir, args(src)...)
-		var es []Entry
-		var err error
+		gather := g.gather
 		if cached {
-			var m *manifest
-			m, err = g.a.gatherInputs(context.Background(), nil, g.comp, g.h, g.who, true)
-			if m != nil {
-				es = m.entries
-				m.close()
-			}
-		} else {
-			es, err = g.gather()
+			gather = g.gatherCached
 		}
+		es, err := gather()
 		if err != nil {
 			t.Fatalf("%s: %v", what, err)
 		}
-		got := map[string]bool{}
-		for _, e := range es {
-			got[e.Path] = true
-		}
-		for _, d := range depsFor(t, "gcc", dir, args(src)) {
-			if !got[d] {
-				t.Errorf("%s: the manifest lacks %s, which gcc reads", what, d)
-			}
-		}
+		requireCompilerInputs(t, what, es, "gcc", dir, args(src))
 	}
 	check("x.c before gen/", "x.c", false)
 	writeTree(t, dir, map[string]string{"gen/config.h": "#define V 2\n"})
@@ -479,20 +479,11 @@ func TestManifestSymlinkRetargeted(t *testing.T) {
 	}
 	after, _ := os.Lstat(link)
 	t.Logf("the symlink's inode: %d before, %d after", before.Sys().(*syscall.Stat_t).Ino, after.Sys().(*syscall.Stat_t).Ino)
-	m, err := g.a.gatherInputs(context.Background(), nil, g.comp, g.h, g.who, true)
+	es, err := g.gatherCached()
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[string]bool{}
-	for _, e := range m.entries {
-		got[e.Path] = true
-	}
-	m.close()
-	for _, d := range depsFor(t, "gcc", dir, args) {
-		if !got[d] {
-			t.Errorf("after i1 was made to point elsewhere, the manifest lacks %s, which gcc reads", d)
-		}
-	}
+	requireCompilerInputs(t, "after i1 was made to point elsewhere", es, "gcc", dir, args)
 }
 
 // TestParseSearchPath: cpp -v's lists, each directory after one blank,
@@ -564,29 +555,15 @@ func TestSearchDirBecomesOther(t *testing.T) {
 				if err := tc.change(dir); err != nil {
 					t.Fatal(err)
 				}
-				check := func(what string, es []Entry) {
-					t.Helper()
-					got := map[string]bool{}
-					for _, e := range es {
-						got[e.Path] = true
-					}
-					for _, d := range depsFor(t, compiler, dir, tc.args) {
-						if !got[d] {
-							t.Errorf("%s: the manifest lacks %s, which gcc reads", what, d)
-						}
-					}
-				}
-				m, err := g.a.gatherInputs(context.Background(), nil, g.comp, g.h, g.who, true)
+				es, err := g.gatherCached()
 				if err != nil {
 					t.Fatal(err)
 				}
-				check("the cached manifest", m.entries)
-				m.close()
-				es, err := g.gather()
-				if err != nil {
+				requireCompilerInputs(t, "the cached manifest", es, compiler, dir, tc.args)
+				if es, err = g.gather(); err != nil {
 					t.Fatal(err)
 				}
-				check("a new scan", es)
+				requireCompilerInputs(t, "a new scan", es, compiler, dir, tc.args)
 			})
 		}
 	}
