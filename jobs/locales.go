@@ -12,27 +12,32 @@ import (
 )
 
 // localeSet is the locales this machine has, as `locale -a` lists them,
-// listed again when the locale directory or archive changes (locale-gen).
+// listed again when the locale directory or archive changes (locale-gen;
+// looked at at most once per compilerRecheck).
 // A compiler whose locale is missing writes its messages in the C locale
 // ('x' for ‘x’, English for German): a node refuses a job whose locale it
 // lacks rather than answer with other messages than the client's own.
 type localeSet struct {
 	// mu protects the following.
-	mu     sync.Mutex
-	listed bool
-	stamp  [2]cc.FileStamp
-	have   map[string]bool // nil when `locale -a` cannot tell: every locale is taken as present
+	mu      sync.Mutex
+	listed  bool
+	checked int64 // when the stamps were last compared (monoNow)
+	stamp   [2]cc.FileStamp
+	have    map[string]bool // nil when `locale -a` cannot tell: every locale is taken as present
 }
 
 const localeDir = "/usr/lib/locale"
 
 // has reports whether the locale name (as in LANG) is installed.
 func (ls *localeSet) has(name string) bool {
-	st := [2]cc.FileStamp{stampOf(localeDir), stampOf(localeDir + "/locale-archive")}
 	ls.mu.Lock()
 	defer ls.mu.Unlock()
-	if !ls.listed || st != ls.stamp {
-		ls.have, ls.listed, ls.stamp = listLocales(), true, st
+	if now := monoNow(); !ls.listed || now-ls.checked >= compilerRecheck.Load() {
+		ls.checked = now
+		st := [2]cc.FileStamp{stampOf(localeDir), stampOf(localeDir + "/locale-archive")}
+		if !ls.listed || st != ls.stamp {
+			ls.have, ls.listed, ls.stamp = listLocales(), true, st
+		}
 	}
 	return ls.have == nil || ls.have[cc.NormalizeLocale(name)]
 }
