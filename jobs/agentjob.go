@@ -802,9 +802,6 @@ func (a *Agent) gatherInputs(ctx context.Context, lc *cc.LocalConn, comp *Compil
 	for _, d := range sp.absent {
 		in.w.resolve(d)
 	}
-	for _, d := range sp.named {
-		in.w.resolve(d.path)
-	}
 	lookup := func(phys string, fi fs.FileInfo) (*directives, bool) {
 		if k, ok := in.known[phys]; ok {
 			return &k.he.dirs, true

@@ -76,6 +76,18 @@ func stampOf(path string) cc.FileStamp {
 	return cc.StampOf(fi)
 }
 
+// settledStamp is path's stamp, or, for a file or directory changed
+// within absentSettle, one that matches nothing: a change in the same
+// clock tick as the one stamped would leave the stamp as it was, so such
+// a compiler is probed again once it has settled.
+func settledStamp(path string) cc.FileStamp {
+	st := stampOf(path)
+	if recent := time.Now().Add(-absentSettle).UnixNano(); st.MTime > recent || st.CTime > recent {
+		st.Size = -1
+	}
+	return st
+}
+
 // compilerRecheck is how often Changed compares a compiler's files with
 // what its identity was computed from, in nanoseconds. An upgrade under a
 // running node or agent is noticed within this interval.
@@ -317,7 +329,7 @@ func ProbeCompiler(ctx context.Context, path string) (*Compiler, error) {
 	// The versions hashed below, taken before they are read: a file
 	// replaced meanwhile is then noticed by Changed.
 	for _, f := range slices.Concat([]string{path}, hashed, configs, configDirs) {
-		c.watch = append(c.watch, watched{f, stampOf(f)})
+		c.watch = append(c.watch, watched{f, settledStamp(f)})
 	}
 	for _, f := range hashed {
 		sum, err := hashFile(f)

@@ -54,7 +54,7 @@ func (g *gatherer) job(tb testing.TB, dir string, args ...string) {
 	if an.Local != "" {
 		tb.Fatalf("not distributable: %s", an.Local)
 	}
-	g.h = &cc.Hello{Args: args, Lang: an.Lang, Dir: dir, Source: an.Source, Includes: cc.ForcedIncludes(args)}
+	g.h = &cc.Hello{Args: args, Lang: an.Lang, Dir: dir, Source: an.Source, Includes: cc.ForcedIncludes(args), Dirs: cc.IncludeDirs(args)}
 }
 
 // gatherCached gathers the job's inputs as a rebuild does, through the

@@ -121,6 +121,10 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 		active: map[*nodeJob]RunningJob{}, durations: newHistogram(durationBounds), setups: newHistogram(setupBounds),
 		trees: newTreePool(cfg.WorkDir, cfg.Slots+cfg.Queue)}
 	for _, c := range cfg.Compilers {
+		if why := servable(c); why != "" {
+			n.log.Warn("compiler not served: start the node with a PATH that finds its programs first", "path", c.Path, "why", why)
+			continue
+		}
 		n.compilers[c.ID] = c
 	}
 	return n, nil
@@ -360,6 +364,16 @@ func (n *Node) receiveBlobs(st *transport.Stream, need []Hash, sizes map[Hash]in
 	return nil
 }
 
+// sandboxPATH is the PATH a job's compiler runs with.
+const sandboxPATH = "/usr/local/bin:/usr/bin:/bin"
+
+// servable says why the node cannot serve c, or "": a program its driver
+// finds through PATH (GCC's assembler) must be the one it was identified
+// with under the PATH of the sandbox too.
+func servable(c *Compiler) string {
+	return c.PathDiffers(sandboxPATH, "/")
+}
+
 // compiler returns this node's compiler with the identity id. When one of
 // its files has changed since it was identified (an upgrade under the
 // running node), it is identified again; a job for an identity that is
@@ -402,6 +416,11 @@ func (n *Node) Refresh(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if err == nil {
+			if why := servable(nc); why != "" {
+				err = errors.New(why)
+			}
+		}
 		n.mu.Lock()
 		if err != nil {
 			n.broken[p] = monoNow()
@@ -430,6 +449,11 @@ func (n *Node) reprobe(ctx context.Context, c *Compiler) *Compiler {
 		return nil
 	}
 	nc, err := ProbeCompiler(ctx, c.Path)
+	if err == nil {
+		if why := servable(nc); why != "" {
+			err = errors.New(why)
+		}
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	switch {
@@ -769,7 +793,7 @@ func (n *Node) run(ctx context.Context, job *nodeJob, log *slog.Logger) (Result,
 		return Result{}, nil, err
 	}
 	defer release()
-	env := append([]string{"PATH=/usr/local/bin:/usr/bin:/bin"}, job.req.Env...)
+	env := append([]string{"PATH=" + sandboxPATH}, job.req.Env...)
 	spec := landlock.Spec{
 		Root:     root,
 		Install:  job.comp.Install,

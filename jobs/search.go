@@ -123,7 +123,20 @@ func (sc *searchCache) dirs(ctx context.Context, comp *Compiler, job *cc.Hello) 
 	sp, ok := sc.m[key]
 	sc.mu.Unlock()
 	if ok && sp.holds() {
-		return sp, nil
+		return sp, sp.err()
+	}
+	// The named directories as they are before the compiler looks at
+	// them: one changed meanwhile is then noticed by holds.
+	var named []namedDir
+	for _, d := range cc.IncludeDirs(job.Args) {
+		if strings.HasPrefix(d, "=") || strings.HasPrefix(d, "$SYSROOT") {
+			continue // below the sysroot, which the command line fixes
+		}
+		if !filepath.IsAbs(d) {
+			d = job.Dir + "/" + d
+		}
+		dev, ino := dirID(d)
+		named = append(named, namedDir{d, dev, ino})
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -140,26 +153,22 @@ func (sc *searchCache) dirs(ctx context.Context, comp *Compiler, job *cc.Hello) 
 		return searchPath{}, fmt.Errorf("include search path: %s -E -v: %v: %s", comp.Path, err, firstLine(stderr.String()))
 	}
 	sp = parseSearchPath(stderr.String(), job.Dir)
-	for _, d := range cc.IncludeDirs(job.Args) {
-		if strings.HasPrefix(d, "=") || strings.HasPrefix(d, "$SYSROOT") {
-			continue // below the sysroot, which the command line fixes
-		}
-		if !filepath.IsAbs(d) {
-			d = job.Dir + "/" + d
-		}
-		dev, ino := dirID(d)
-		sp.named = append(sp.named, namedDir{d, dev, ino})
-	}
-	if sp.headerMap {
-		return searchPath{}, errors.New("a header map on the include search path")
-	}
+	sp.named = named
 	sc.mu.Lock()
 	if sc.m == nil {
 		sc.m = map[string]searchPath{}
 	}
 	sc.m[key] = sp
 	sc.mu.Unlock()
-	return sp, nil
+	return sp, sp.err()
+}
+
+// err says why the scanner cannot follow this search path, or nil.
+func (sp *searchPath) err() error {
+	if sp.headerMap {
+		return errors.New("a header map on the include search path")
+	}
+	return nil
 }
 
 // parseSearchPath reads the search lists that cpp -v prints.

@@ -316,6 +316,7 @@ var matrixCases = []matrixCase{
 	// g++ and clang++ compile a .c file as C++, with C++'s headers.
 	{Name: "cxx-driver-c-file-gxx", Fixture: "cpp", Compiler: "g++", Args: []string{"-c", "cxx.c"}, Outputs: []string{"cxx.o"}, Remote: true},
 	{Name: "cxx-driver-c-file-clangxx", Fixture: "cpp", Compiler: "clang++", Args: []string{"-c", "cxx.c"}, Outputs: []string{"cxx.o"}, Remote: true},
+	{Name: "cxx-driver-c-file-x-none-clangxx", Fixture: "cpp", Compiler: "clang++", Args: []string{"-x", "none", "-c", "cxx.c"}, Outputs: []string{"cxx.o"}, Remote: true},
 	{Name: "include-imacros-joined-gcc", Fixture: "c-basic", Compiler: "gcc", Args: []string{"-includeconfig.h", "-imacrosimacros.h", "-c", "forced.c"}, Outputs: []string{"forced.o"}, Remote: true},
 	{Name: "iquote-isystem-idirafter-gcc", Fixture: "c-basic", Compiler: "gcc", Args: []string{"-Wall", "-Wextra", "-iquote", "quoted", "-isystem", "sysinc", "-idirafter", "afterinc", "-c", "iquote.c"}, Outputs: []string{"iquote.o"}, Remote: true},
 	{Name: "iquote-isystem-idirafter-clang", Fixture: "c-basic", Compiler: "clang", Args: []string{"-Wall", "-Wextra", "-iquote", "quoted", "-isystem", "$ROOT/sysinc", "-idirafter", "afterinc", "-c", "iquote.c"}, Outputs: []string{"iquote.o"}, Remote: true},

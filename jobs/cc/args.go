@@ -79,6 +79,9 @@ type Analysis struct {
 	// "objective-c++" or "assembler-with-cpp" for a distributable job;
 	// otherwise whatever -x or the extension said, possibly "".
 	Lang string
+	// LangByName: Lang comes from the source's name, as no -x sets it
+	// (g++ and clang++ take a .c by name as C++: see NewHello).
+	LangByName bool
 	// Source is the one source file, as given.
 	Source string
 	// Outputs are every file the compile writes, in kind order (object,
@@ -113,6 +116,7 @@ func Analyze(f Family, args []string, env []string) Analysis {
 	if len(p.inputs) == 1 {
 		a.Source = p.inputs[0].path
 		a.Lang = p.inputs[0].language(f)
+		a.LangByName = p.inputs[0].lang == "" || p.inputs[0].lang == "none"
 	}
 	if a.Local = p.localReason(a.Lang); a.Local != "" {
 		return a

@@ -222,7 +222,7 @@ func NormalizeLocale(name string) string {
 			b.WriteByte(c)
 		}
 	}
-	if mod != "" || strings.Contains(name, "@") {
+	if strings.Contains(name, "@") {
 		b.WriteByte('@')
 		b.WriteString(mod)
 	}

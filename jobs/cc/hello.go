@@ -3,7 +3,6 @@ package cc
 import (
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/distmesh/distmesh/jobs/wrap"
@@ -47,7 +46,7 @@ func NewHello(f Family, j *wrap.Job, readFile func(name string) ([]byte, error))
 	if why != "" {
 		return nil, why
 	}
-	if a.Lang == "c" && strings.Contains(filepath.Base(j.Name), "++") && !slices.ContainsFunc(a.Args, func(s string) bool { return strings.HasPrefix(s, "-x") }) {
+	if a.Lang == "c" && a.LangByName && strings.Contains(filepath.Base(j.Name), "++") {
 		// g++ and clang++ compile a .c file as C++: with C++'s search path.
 		a.Lang = "c++"
 	}
@@ -99,7 +98,7 @@ func ForcedIncludes(args []string) []string {
 				i++
 				break
 			}
-			if f, ok := strings.CutPrefix(args[i], opt); ok && f != "" {
+			if f, ok := strings.CutPrefix(args[i], opt); ok && f != "" && !strings.HasPrefix(f, "-") {
 				files = append(files, f) // -includefile, as GCC and clang take it too
 				break
 			}
