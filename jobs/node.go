@@ -71,10 +71,11 @@ type Node struct {
 
 	// mu protects the following.
 	mu         sync.Mutex
-	compilers  map[string]*Compiler  // by identity
-	broken     map[string]int64      // compilers that changed and failed to probe, by path: when last tried (monoNow)
-	installSum map[string]installSum // node files' hashes, for manifest entries over them
-	footprints map[string]*footprint // by compiler identity
+	compilers  map[string]*Compiler     // by identity
+	broken     map[string]int64         // compilers that changed and failed to probe, by path: when last tried (monoNow)
+	probing    map[*Compiler]*nodeProbe // changed compilers being identified again
+	installSum map[string]installSum    // node files' hashes, for manifest entries over them
+	footprints map[string]*footprint    // by compiler identity
 	stats      NodeStats
 	active     map[*nodeJob]RunningJob
 	durations  histogram // of compiles, seconds
@@ -117,7 +118,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 			os.RemoveAll(filepath.Join(cfg.WorkDir, e.Name()))
 		}
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, compilers: map[string]*Compiler{}, slots: make(chan struct{}, cfg.Slots), installSum: map[string]installSum{}, broken: map[string]int64{}, footprints: map[string]*footprint{},
+	n := &Node{cfg: cfg, log: cfg.Logger, compilers: map[string]*Compiler{}, slots: make(chan struct{}, cfg.Slots), installSum: map[string]installSum{}, broken: map[string]int64{}, probing: map[*Compiler]*nodeProbe{}, footprints: map[string]*footprint{},
 		active: map[*nodeJob]RunningJob{}, durations: newHistogram(durationBounds), setups: newHistogram(setupBounds),
 		trees: newTreePool(cfg.WorkDir, cfg.Slots+cfg.Queue)}
 	for _, c := range cfg.Compilers {
@@ -436,18 +437,30 @@ func (n *Node) Refresh(ctx context.Context) {
 }
 
 // reprobe identifies c's compiler again and serves it under its new
-// identity. It returns the compiler as it is now, or nil: it does not
-// work now (tried again by Refresh), or another caller is on it.
+// identity. It returns the compiler as it is now, or nil: it does not work
+// now (tried again by Refresh), or the probe was cut short. A caller that
+// comes while another probes it waits for that probe; c is served until
+// the probe ends.
 func (n *Node) reprobe(ctx context.Context, c *Compiler) *Compiler {
 	n.mu.Lock()
-	mine := n.compilers[c.ID] == c
-	if mine {
-		delete(n.compilers, c.ID) // jobs meanwhile are refused as for an unknown compiler
+	if p := n.probing[c]; p != nil {
+		n.mu.Unlock()
+		select {
+		case <-p.done:
+			return p.c
+		case <-ctx.Done():
+			return nil
+		}
 	}
+	if cur := n.compilers[c.ID]; cur != c {
+		n.mu.Unlock()
+		return cur // identified again already: the same identity, or none
+	}
+	p := &nodeProbe{done: make(chan struct{})}
+	n.probing[c] = p
 	n.mu.Unlock()
-	if !mine {
-		return nil
-	}
+	defer close(p.done)
+
 	nc, err := ProbeCompiler(ctx, c.Path)
 	if err == nil {
 		if why := servable(nc); why != "" {
@@ -456,20 +469,29 @@ func (n *Node) reprobe(ctx context.Context, c *Compiler) *Compiler {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	delete(n.probing, c)
 	switch {
 	case err != nil && ctx.Err() != nil:
-		n.compilers[c.ID] = c // cut short (the job ended, the node stops): the next caller tries again
-		return nil
+		return nil // cut short (the job ended, the node stops): the next caller tries again
 	case err != nil:
+		delete(n.compilers, c.ID)
 		n.broken[c.Path] = monoNow()
 		n.log.Warn("compiler changed and does not work now: not served until it does (tried every 10 s)", "path", c.Path, "was", c.Short(), "error", err)
 		return nil
 	}
+	delete(n.compilers, c.ID)
 	n.compilers[nc.ID] = nc
 	if nc.ID != c.ID {
 		n.log.Info("compiler changed since it was identified", "path", c.Path, "was", c.Short(), "now", nc.Short())
 	}
+	p.c = nc
 	return nc
+}
+
+// nodeProbe is a probe of a changed compiler in progress, and its result.
+type nodeProbe struct {
+	done chan struct{}
+	c    *Compiler // set before done is closed; nil if the probe failed
 }
 
 // admit validates a job against this node: its compiler, arguments,
