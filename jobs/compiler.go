@@ -661,6 +661,18 @@ func (cs *Compilers) Get(ctx context.Context, path string) (*Compiler, error) {
 	}
 }
 
+// put records c, probed elsewhere, as the compiler at its path.
+func (cs *Compilers) put(c *Compiler) {
+	e := &compilerEntry{stamp: stampOf(c.Path), c: c, at: monoNow(), done: make(chan struct{})}
+	close(e.done)
+	cs.mu.Lock()
+	if cs.known == nil {
+		cs.known = make(map[string]*compilerEntry)
+	}
+	cs.known[c.Path] = e
+	cs.mu.Unlock()
+}
+
 func isDone(c chan struct{}) bool {
 	select {
 	case <-c:

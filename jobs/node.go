@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -65,17 +66,17 @@ type Node struct {
 	log     *slog.Logger
 	slots   chan struct{} // held while a job's compiler runs
 	trees   *treePool
+	paths   Compilers // the served compilers by path: probed again when they change
 	locales localeSet
 	jobs    atomic.Int32 // jobs admitted and not finished: running, or waiting for a slot with their tree built
 	seq     atomic.Int64 // numbers the jobs in the log
 
 	// mu protects the following.
 	mu         sync.Mutex
-	compilers  map[string]*Compiler     // by identity
-	broken     map[string]int64         // compilers that changed and failed to probe, by path: when last tried (monoNow)
-	probing    map[*Compiler]*nodeProbe // changed compilers being identified again
-	installSum map[string]installSum    // node files' hashes, for manifest entries over them
-	footprints map[string]*footprint    // by compiler identity
+	compilers  map[string]*Compiler  // by identity
+	served     map[string]*Compiler  // by the path each was found at: as it is now, nil while it cannot be served
+	installSum map[string]installSum // node files' hashes, for manifest entries over them
+	footprints map[string]*footprint // by compiler identity
 	stats      NodeStats
 	active     map[*nodeJob]RunningJob
 	durations  histogram // of compiles, seconds
@@ -118,15 +119,12 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 			os.RemoveAll(filepath.Join(cfg.WorkDir, e.Name()))
 		}
 	}
-	n := &Node{cfg: cfg, log: cfg.Logger, compilers: map[string]*Compiler{}, slots: make(chan struct{}, cfg.Slots), installSum: map[string]installSum{}, broken: map[string]int64{}, probing: map[*Compiler]*nodeProbe{}, footprints: map[string]*footprint{},
+	n := &Node{cfg: cfg, log: cfg.Logger, compilers: map[string]*Compiler{}, slots: make(chan struct{}, cfg.Slots), installSum: map[string]installSum{}, served: map[string]*Compiler{}, footprints: map[string]*footprint{},
 		active: map[*nodeJob]RunningJob{}, durations: newHistogram(durationBounds), setups: newHistogram(setupBounds),
 		trees: newTreePool(cfg.WorkDir, cfg.Slots+cfg.Queue)}
 	for _, c := range cfg.Compilers {
-		if why := servable(c); why != "" {
-			n.log.Warn("compiler not served: start the node with a PATH that finds its programs first", "path", c.Path, "why", why)
-			continue
-		}
-		n.compilers[c.ID] = c
+		n.paths.put(c)
+		n.update(c.Path, c, nil)
 	}
 	return n, nil
 }
@@ -377,8 +375,9 @@ func servable(c *Compiler) string {
 
 // compiler returns this node's compiler with the identity id. When one of
 // its files has changed since it was identified (an upgrade under the
-// running node), it is identified again; a job for an identity that is
-// gone is refused, so that its client compiles elsewhere.
+// running node), it is identified again (jobs that come meanwhile wait for
+// that); a job for an identity that is gone is refused, so that its client
+// compiles elsewhere.
 func (n *Node) compiler(ctx context.Context, id string) (*Compiler, error) {
 	n.mu.Lock()
 	c := n.compilers[id]
@@ -389,109 +388,70 @@ func (n *Node) compiler(ctx context.Context, id string) (*Compiler, error) {
 	if !c.Changed() {
 		return c, nil
 	}
-	if nc := n.reprobe(ctx, c); nc != nil && nc.ID == id {
+	if nc := n.identify(ctx, c.Path); nc != nil && nc.ID == id {
 		return nc, nil // a file touched, not changed
 	}
 	return nil, fmt.Errorf("compiler %s (%s) changed on this node since it was identified", c.Path, c.Short())
 }
 
 // Refresh identifies again the compilers that changed and retries the ones
-// that failed to, so that what the node tells its peers is what it runs.
-// The agent calls it every few seconds.
+// that failed to (n.paths decides which need it), so that what the node
+// tells its peers is what it runs. The agent calls it every few seconds.
 func (n *Node) Refresh(ctx context.Context) {
-	for _, c := range n.Compilers() {
-		if c.Changed() {
-			n.reprobe(ctx, c)
-		}
-	}
 	n.mu.Lock()
-	var retry []string
-	for p, at := range n.broken {
-		if monoNow()-at >= compilerRetry.Load() {
-			retry = append(retry, p)
-		}
-	}
+	paths := slices.Collect(maps.Keys(n.served))
 	n.mu.Unlock()
-	for _, p := range retry {
-		nc, err := ProbeCompiler(ctx, p)
-		if ctx.Err() != nil {
-			return
-		}
-		if err == nil {
-			if why := servable(nc); why != "" {
-				err = errors.New(why)
-			}
-		}
-		n.mu.Lock()
-		if err != nil {
-			n.broken[p] = monoNow()
-		} else {
-			delete(n.broken, p)
-			n.compilers[nc.ID] = nc
-		}
-		n.mu.Unlock()
-		if err == nil {
-			n.log.Info("compiler works again", "path", p, "id", nc.Short())
-		}
+	for _, p := range paths {
+		n.identify(ctx, p)
 	}
 }
 
-// reprobe identifies c's compiler again and serves it under its new
-// identity. It returns the compiler as it is now, or nil: it does not work
-// now (tried again by Refresh), or the probe was cut short. A caller that
-// comes while another probes it waits for that probe; c is served until
-// the probe ends.
-func (n *Node) reprobe(ctx context.Context, c *Compiler) *Compiler {
-	n.mu.Lock()
-	if p := n.probing[c]; p != nil {
-		n.mu.Unlock()
-		select {
-		case <-p.done:
-			return p.c
-		case <-ctx.Done():
-			return nil
-		}
+// identify returns the compiler at path as it is now (probed again if it
+// changed), serving it under its identity, or nil if it cannot be served.
+func (n *Node) identify(ctx context.Context, path string) *Compiler {
+	c, err := n.paths.Get(ctx, path)
+	if ctx.Err() != nil {
+		return nil // cut short (the job ended, the node stops): the next caller tries again
 	}
-	if cur := n.compilers[c.ID]; cur != c {
-		n.mu.Unlock()
-		return cur // identified again already: the same identity, or none
-	}
-	p := &nodeProbe{done: make(chan struct{})}
-	n.probing[c] = p
-	n.mu.Unlock()
-	defer close(p.done)
+	return n.update(path, c, err)
+}
 
-	nc, err := ProbeCompiler(ctx, c.Path)
+// update serves c (found at path, or failed with err) in place of what
+// path served before, and says so in the log when that changes.
+func (n *Node) update(path string, c *Compiler, err error) *Compiler {
 	if err == nil {
-		if why := servable(nc); why != "" {
+		if why := servable(c); why != "" {
 			err = errors.New(why)
 		}
 	}
+	if err != nil {
+		c = nil
+	}
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	delete(n.probing, c)
+	old, known := n.served[path]
+	if known && old == c {
+		n.mu.Unlock()
+		return c
+	}
+	if old != nil && n.compilers[old.ID] == old {
+		delete(n.compilers, old.ID)
+	}
+	if c != nil {
+		n.compilers[c.ID] = c
+	}
+	n.served[path] = c
+	n.mu.Unlock()
 	switch {
-	case err != nil && ctx.Err() != nil:
-		return nil // cut short (the job ended, the node stops): the next caller tries again
-	case err != nil:
-		delete(n.compilers, c.ID)
-		n.broken[c.Path] = monoNow()
-		n.log.Warn("compiler changed and does not work now: not served until it does (tried every 10 s)", "path", c.Path, "was", c.Short(), "error", err)
-		return nil
+	case c == nil && !known:
+		n.log.Warn("compiler not served", "path", path, "error", err)
+	case c == nil:
+		n.log.Warn("compiler changed and does not work now: not served until it does (tried every 10 s)", "path", path, "error", err)
+	case old == nil && known:
+		n.log.Info("compiler works again", "path", path, "id", c.Short())
+	case old != nil && old.ID != c.ID:
+		n.log.Info("compiler changed since it was identified", "path", path, "was", old.Short(), "now", c.Short())
 	}
-	delete(n.compilers, c.ID)
-	n.compilers[nc.ID] = nc
-	if nc.ID != c.ID {
-		n.log.Info("compiler changed since it was identified", "path", c.Path, "was", c.Short(), "now", nc.Short())
-	}
-	p.c = nc
-	return nc
-}
-
-// nodeProbe is a probe of a changed compiler in progress, and its result.
-type nodeProbe struct {
-	done chan struct{}
-	c    *Compiler // set before done is closed; nil if the probe failed
+	return c
 }
 
 // admit validates a job against this node: its compiler, arguments,
