@@ -67,6 +67,16 @@ func clangCopy(t *testing.T) (driver, bin string) {
 	return driver, bin
 }
 
+// mustGet is cs.Get for a compiler the test needs.
+func mustGet(t *testing.T, cs *Compilers, path string) *Compiler {
+	t.Helper()
+	c, err := cs.Get(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // recheckAlways makes Compiler.Changed compare every time, for the test.
 func recheckAlways(t *testing.T) {
 	old := compilerRecheck.Swap(0)
@@ -87,10 +97,7 @@ func TestCompilerConfigChanges(t *testing.T) {
 	driver, bin := clangCopy(t)
 	ctx := context.Background()
 	var cs Compilers
-	c1, err := cs.Get(ctx, driver)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c1 := mustGet(t, &cs, driver)
 	if len(c1.Config) != 0 {
 		t.Fatalf("before any configuration file: %v", c1.Config)
 	}
@@ -112,10 +119,7 @@ func TestCompilerConfigChanges(t *testing.T) {
 	if err := os.WriteFile(common, []byte("-DANSWER=7\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c2, err := cs.Get(ctx, driver)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c2 := mustGet(t, &cs, driver)
 	if c2.ID == c1.ID || !slices.Equal(c2.Config, []string{cfg, common}) {
 		t.Fatalf("after adding %s: identity %s (was %s), configuration files %v", cfg, c2.Short(), c1.Short(), c2.Config)
 	}
@@ -137,10 +141,7 @@ func TestCompilerConfigChanges(t *testing.T) {
 	if err := os.WriteFile(common, []byte("-DANSWER=8\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c3, err := cs.Get(ctx, driver)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c3 := mustGet(t, &cs, driver)
 	if c3.ID == c2.ID {
 		t.Fatalf("an edit of the included %s did not change the identity", common)
 	}
@@ -156,10 +157,7 @@ func TestCompilerConfigChanges(t *testing.T) {
 	if err := os.WriteFile(other, []byte("-DANSWER=9\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c4, err := cs.Get(ctx, driver)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c4 := mustGet(t, &cs, driver)
 	if c4.ID == c3.ID || !slices.Contains(c4.Config, other) {
 		t.Fatalf("a .cfg for another target: identity %s (was %s), configuration files %v", c4.Short(), c3.Short(), c4.Config)
 	}
@@ -237,30 +235,20 @@ func TestCompilerSpecsFile(t *testing.T) {
 	if out, err := exec.Command(gcc, "-O2", "-o", fake, filepath.Join("..", "testdata", "fakecc", "fakecc.c")).CombinedOutput(); err != nil {
 		t.Fatalf("build fakecc: %v\n%s", err, out)
 	}
-	ctx := context.Background()
 	var cs Compilers
-	c1, err := cs.Get(ctx, fake)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c1 := mustGet(t, &cs, fake)
 	specs := filepath.Join(dir, "specs")
 	if err := os.WriteFile(specs, []byte("*cc1:\n-fno-common\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c2, err := cs.Get(ctx, fake)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c2 := mustGet(t, &cs, fake)
 	if c2.ID == c1.ID || !slices.Equal(c2.Config, []string{specs}) || !slices.Contains(c2.Install, specs) {
 		t.Fatalf("with %s: identity %s (was %s), configuration files %v", specs, c2.Short(), c1.Short(), c2.Config)
 	}
 	if err := os.Remove(specs); err != nil {
 		t.Fatal(err)
 	}
-	c3, err := cs.Get(ctx, fake)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c3 := mustGet(t, &cs, fake)
 	if c3.ID != c1.ID || len(c3.Config) != 0 {
 		t.Fatalf("without the specs file again: identity %s, want %s; configuration files %v", c3.Short(), c1.Short(), c3.Config)
 	}
